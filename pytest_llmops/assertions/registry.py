@@ -1,0 +1,138 @@
+"""The assertion registry: a YAML ``type:`` finds its check here.
+
+An assertion type is a *factory*: called once at collection with the assertion's spec (its
+``value`` already rendered with the case's variables), it validates the configuration (raising
+``AssertionConfigError``, which becomes a collection error at the assertion's line) and returns
+a *check*, called at run time with the case's output. ``not-`` is applied here, once, for all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+from ..errors import AssertionConfigError
+from ..results import AssertionResult, Grade, LLMResponse
+from ..schema import AssertionSpec, suggest
+
+if TYPE_CHECKING:
+    from ..prompts import RenderedPrompt
+
+__all__ = [
+    "AssertionContext",
+    "AssertionFactory",
+    "AssertionRegistry",
+    "Check",
+    "PreparedAssertion",
+    "default_registry",
+    "register_assertion",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class AssertionContext:
+    """What a check sees of the case it is checking."""
+
+    output: str
+    response: LLMResponse
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    expected: Any = None
+    prompt: RenderedPrompt | None = None
+    #: Where the case lives, e.g. ``test_support.llmops.yaml::refund``; for messages.
+    case_id: str = ""
+
+
+class Check(Protocol):
+    """Grades one output. Raise nothing for a failed check: return ``Grade(passed=False, ...)``."""
+
+    def __call__(self, ctx: AssertionContext) -> Grade: ...
+
+
+class AssertionFactory(Protocol):
+    """Validates an assertion's configuration at collection and returns its check."""
+
+    def __call__(self, spec: AssertionSpec, *, base_dir: Path) -> Check: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedAssertion:
+    """An assertion ready to run: its spec, its check and where it was written."""
+
+    spec: AssertionSpec
+    check: Check
+    line: int | None = None
+
+    def run(self, ctx: AssertionContext) -> AssertionResult:
+        """Run the check, apply ``not-``, and never let an exception escape as a crash."""
+        try:
+            grade = self.check(ctx)
+        except Exception as exc:  # a user's python assertion may raise anything
+            grade = Grade(False, 0.0, f"the check raised {type(exc).__name__}: {exc}")
+            if self.spec.negated:  # an error is never turned into a pass by `not-`
+                return self._result(grade)
+        if self.spec.negated:
+            grade = Grade(not grade.passed, 1.0 - grade.score, f"not: {grade.reason}")
+        return self._result(grade)
+
+    def _result(self, grade: Grade) -> AssertionResult:
+        return AssertionResult(
+            type=self.spec.type,
+            passed=grade.passed,
+            score=max(0.0, min(1.0, float(grade.score))),
+            reason=grade.reason,
+            weight=self.spec.weight,
+            metric=self.spec.metric,
+            line=self.line,
+        )
+
+
+class AssertionRegistry:
+    """Maps assertion type names to factories."""
+
+    def __init__(self) -> None:
+        self._factories: dict[str, AssertionFactory] = {}
+
+    def register(self, name: str, factory: AssertionFactory, *, replace: bool = False) -> None:
+        if name.startswith("not-"):
+            raise ValueError(f"register {name[4:]!r}; the `not-` form comes for free")
+        if name in self._factories and not replace:
+            raise ValueError(f"assertion type {name!r} is already registered")
+        self._factories[name] = factory
+
+    def names(self) -> list[str]:
+        return sorted(self._factories)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._factories
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._factories))
+
+    def prepare(self, spec: AssertionSpec, *, base_dir: Path, line: int | None = None) -> PreparedAssertion:
+        """Find the type's factory and build the check; unknown types get a "did you mean"."""
+        factory = self._factories.get(spec.base_type)
+        if factory is None:
+            hint = suggest(spec.base_type, self.names())
+            raise AssertionConfigError(
+                f"unknown assertion type {spec.type!r}.{hint} Known types: {', '.join(self.names())}"
+                " (each also as `not-<type>`).",
+                line=line,
+            )
+        return PreparedAssertion(spec, factory(spec, base_dir=base_dir), line)
+
+
+default_registry = AssertionRegistry()
+
+
+def register_assertion(
+    name: str, *, registry: AssertionRegistry | None = None
+) -> Callable[[AssertionFactory], AssertionFactory]:
+    """Decorator: ``@register_assertion("contains")`` on a factory."""
+
+    def decorate(factory: AssertionFactory) -> AssertionFactory:
+        (registry or default_registry).register(name, factory)
+        return factory
+
+    return decorate

@@ -1,0 +1,353 @@
+"""Record and replay, one vcrpy cassette per case, through an httpx transport the plugin owns.
+
+vcrpy's own patching is process-wide, so concurrent calls could not each reach their own case's
+cassette. Instead each case gets a ``CassetteTransport`` that reads and writes a vcrpy cassette
+file with vcrpy's request type, matchers and serializer: the files are ordinary vcrpy cassettes.
+
+Record modes (``--llmops-record-mode``):
+
+- ``none`` (default): replay only; a call with no recording fails before any connection.
+- ``once``: record when the cassette file does not exist yet, else replay only.
+- ``new_episodes``: replay what matches, record what does not.
+- ``all``: call live for everything and rewrite the cassette with this run's calls.
+
+Requests match on method, path, query and the JSON body compared as parsed JSON. The host is
+left out on purpose: the base URL is configuration (a gateway, a proxy, a local server), and a
+recording made through one replays through another.
+
+Only successful exchanges that the provider could use are saved (``commit``): a 429 that was
+retried, a 500 or a malformed body never reaches the file. Secrets never reach disk: request
+headers are kept from an allow-list, response cookies and organisation ids are dropped, keys in
+query strings are redacted, and the values of the API-key variables are replaced as a last guard.
+"""
+
+from __future__ import annotations
+
+import difflib
+import enum
+import json
+import time
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import httpx
+import yaml
+from vcr import matchers as vcr_matchers
+from vcr.request import Request as VcrRequest
+from vcr.serialize import deserialize as vcr_deserialize
+from vcr.serialize import serialize as vcr_serialize
+from vcr.serializers import yamlserializer
+
+from .errors import CassetteCorruptError, CassetteMismatchError, CassetteMissingError
+from .fileio import atomic_write_text
+from .providers.base import EXTENSION
+
+__all__ = [
+    "CaseCassette",
+    "CassetteTransport",
+    "LiveTransportFactory",
+    "RecordMode",
+    "cassette_file_name",
+]
+
+
+class RecordMode(str, enum.Enum):
+    NONE = "none"
+    ONCE = "once"
+    NEW_EPISODES = "new_episodes"
+    ALL = "all"
+
+
+#: Request headers worth keeping; everything else (authorization, api keys, cookies,
+#: organisation and project ids, user agents) is dropped before a request is stored.
+KEPT_REQUEST_HEADERS = frozenset({"content-type", "accept", "anthropic-version", "anthropic-beta", "openai-beta"})
+#: Response headers never stored: cookies and account identifiers, and framing headers that no
+#: longer describe the stored (decoded, complete) body.
+DROPPED_RESPONSE_HEADERS = frozenset(
+    {
+        "set-cookie",
+        "openai-organization",
+        "openai-project",
+        "anthropic-organization-id",
+        "content-encoding",
+        "content-length",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+    }
+)
+SECRET_QUERY_PARAMS = frozenset(
+    {"key", "api_key", "api-key", "apikey", "access_token", "token", "sig", "signature", "code"}
+)
+REDACTED = "REDACTED"
+
+MATCHERS = (vcr_matchers.method, vcr_matchers.path, vcr_matchers.query, vcr_matchers.body)
+
+
+def _scrub_url(url: str) -> str:
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = [(k, REDACTED if k.lower() in SECRET_QUERY_PARAMS else v) for k, v in parse_qsl(parts.query, True)]
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
+def vcr_request(request: httpx.Request, body: bytes) -> VcrRequest:
+    """The request as it is stored and matched: scrubbed of secrets."""
+    headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_REQUEST_HEADERS}
+    return VcrRequest(request.method, _scrub_url(str(request.url)), body, headers)
+
+
+def cassette_file_name(item_name: str) -> str:
+    """A portable file name for an item name such as ``refund[support@2.1.0-openai:gpt-4o]``."""
+    safe = "".join(c if c.isalnum() or c in "._-@[]+=," else "_" for c in item_name)
+    if len(safe) > 150:  # stay well under common file-name limits; keep it unique with a hash
+        import hashlib
+
+        digest = hashlib.sha256(item_name.encode()).hexdigest()[:12]
+        safe = f"{safe[:130]}-{digest}"
+    return safe + ".yaml"
+
+
+def _pretty_body(body: Any) -> list[str]:
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    try:
+        return json.dumps(json.loads(body), indent=2, sort_keys=True, ensure_ascii=False).splitlines()
+    except (TypeError, ValueError):
+        return str(body).splitlines()
+
+
+class CaseCassette:
+    """The recordings of one case, loaded from and saved to one vcrpy cassette file."""
+
+    def __init__(
+        self,
+        path: Path,
+        mode: RecordMode,
+        *,
+        record_command: str = "",
+        secrets: Iterable[str] = (),
+    ) -> None:
+        self.path = path
+        self.mode = mode
+        self.record_command = record_command
+        self._secrets = tuple(s for s in secrets if s and len(s) >= 4)
+        self._recorded: list[tuple[VcrRequest, dict[str, Any]]] = []
+        self._played: set[int] = set()
+        self._pending: list[tuple[VcrRequest, dict[str, Any]]] = []
+        self._committed: list[tuple[VcrRequest, dict[str, Any]]] = []
+        self.existed = path.is_file()
+        if self.existed and mode is not RecordMode.ALL:
+            self._load()
+
+    def _load(self) -> None:
+        try:
+            text = self.path.read_text(encoding="utf-8")
+            if not text.strip():
+                self.existed = False
+                return
+            requests, responses, *_ = vcr_deserialize(text, yamlserializer)
+            for response in responses:
+                if not (isinstance(response, dict) and "status" in response and "body" in response):
+                    raise ValueError("an interaction has no status or body")
+        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+            raise CassetteCorruptError(
+                f"cassette {self.path} cannot be read ({type(exc).__name__}: {exc}). It was edited by "
+                f"hand or written by something else. Delete it and record again:\n    {self.record_command}",
+                path=self.path,
+            ) from None
+        self._recorded = list(zip(requests, responses, strict=False))
+
+    # -- what the record mode allows ------------------------------------------------------------
+    @property
+    def may_replay(self) -> bool:
+        return self.mode is not RecordMode.ALL
+
+    @property
+    def may_record(self) -> bool:
+        if self.mode is RecordMode.ONCE:
+            return not self.existed
+        return self.mode in (RecordMode.NEW_EPISODES, RecordMode.ALL)
+
+    # -- replay ---------------------------------------------------------------------------------
+    def play(self, request: VcrRequest) -> dict[str, Any] | None:
+        """The first recording of this request not yet played in this run, if any."""
+        for index, (stored, response) in enumerate(self._recorded):
+            if index not in self._played and vcr_matchers.requests_match(request, stored, MATCHERS):
+                self._played.add(index)
+                return response
+        return None
+
+    def miss(self, request: VcrRequest) -> CassetteMissingError | CassetteMismatchError:
+        """Why a request cannot be replayed, with a diff when the recording went stale."""
+        if not self.existed:
+            return CassetteMissingError(
+                f"no recording for this case: {self.path} does not exist, and record mode "
+                f"'{self.mode.value}' makes no live calls. Record it (needs the API key) with:\n"
+                f"    {self.record_command}",
+                path=self.path,
+            )
+        same_endpoint = [
+            stored
+            for stored, _ in self._recorded
+            if stored.method == request.method and stored.path == request.path
+        ]
+        if not same_endpoint:
+            return CassetteMissingError(
+                f"{self.path} has no recording of {request.method} {request.path}. Record it with:\n"
+                f"    {self.record_command.replace('=once', '=new_episodes')}",
+                path=self.path,
+            )
+        if all(vcr_matchers.requests_match(request, s, MATCHERS) for s in same_endpoint):
+            return CassetteMissingError(
+                f"{self.path} holds {len(same_endpoint)} recording(s) of this request and this run "
+                f"used them all (does the case call more often than when it was recorded?). "
+                f"Re-record with:\n    {self.record_command.replace('=once', '=all')}",
+                path=self.path,
+            )
+        recorded = same_endpoint[-1] if len(same_endpoint) == 1 else self._closest(request, same_endpoint)
+        diff = "\n".join(
+            difflib.unified_diff(
+                _pretty_body(recorded.body),
+                _pretty_body(request.body),
+                fromfile="recorded request",
+                tofile="current request",
+                lineterm="",
+                n=2,
+            )
+        )
+        return CassetteMismatchError(
+            f"the request no longer matches its recording in {self.path} (a prompt, variable or "
+            f"model parameter changed since it was recorded):\n{diff}\n"
+            f"If the change is intended, re-record this case with:\n"
+            f"    {self.record_command.replace('=once', '=all')}",
+            path=self.path,
+        )
+
+    @staticmethod
+    def _closest(request: VcrRequest, candidates: list[VcrRequest]) -> VcrRequest:
+        current = "\n".join(_pretty_body(request.body))
+
+        def similarity(stored: VcrRequest) -> float:
+            recorded = "\n".join(_pretty_body(stored.body))
+            return difflib.SequenceMatcher(None, recorded, current).quick_ratio()
+
+        return max(candidates, key=similarity)
+
+    # -- recording ------------------------------------------------------------------------------
+    def add_pending(self, request: VcrRequest, response: dict[str, Any]) -> None:
+        """Hold a live exchange until the provider has accepted its response."""
+        self._pending.append((request, response))
+
+    def commit(self) -> None:
+        """The calls since the last commit succeeded: keep their recordings."""
+        self._committed.extend(self._pending)
+        self._pending.clear()
+
+    def discard(self) -> None:
+        """The calls since the last commit failed or were retried: forget their recordings."""
+        self._pending.clear()
+
+    @property
+    def dirty(self) -> bool:
+        return bool(self._committed)
+
+    def save(self) -> None:
+        """Write the cassette atomically if this run recorded anything."""
+        if not self._committed:
+            return
+        if self.mode is RecordMode.ALL:
+            interactions = list(self._committed)
+        else:
+            interactions = [*self._recorded, *self._committed]
+        text = vcr_serialize(
+            {"requests": [r for r, _ in interactions], "responses": [r for _, r in interactions]},
+            yamlserializer,
+        )
+        for secret in self._secrets:  # last guard: a key that slipped into a body or URL
+            text = text.replace(secret, REDACTED)
+        atomic_write_text(self.path, text)
+        self._recorded = interactions
+        self._committed = []
+        self.existed = True
+
+
+LiveTransportFactory = Callable[[], httpx.BaseTransport]
+
+
+def _serialize_response(response: httpx.Response, content: bytes, latency_ms: float) -> dict[str, Any]:
+    headers: dict[str, list[str]] = {}
+    for name, value in response.headers.multi_items():
+        if name.lower() not in DROPPED_RESPONSE_HEADERS:
+            headers.setdefault(name, []).append(value)
+    return {
+        "status": {"code": response.status_code, "message": response.reason_phrase},
+        "headers": headers,
+        "body": {"string": content},
+        # Not part of vcrpy's format but kept by it: what replays report as latency.
+        "llmops": {"latency_ms": round(latency_ms, 3)},
+    }
+
+
+def _replayed_response(stored: Mapping[str, Any], request: httpx.Request) -> httpx.Response:
+    headers = [(name, value) for name, values in stored.get("headers", {}).items() for value in values]
+    body = stored["body"]["string"]
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    facts = stored.get("llmops") or {}
+    return httpx.Response(
+        stored["status"]["code"],
+        headers=headers,
+        content=body or b"",
+        request=request,
+        extensions={EXTENSION: {"replayed": True, "latency_ms": float(facts.get("latency_ms", 0.0))}},
+    )
+
+
+class CassetteTransport(httpx.BaseTransport):
+    """Replays from, or records to, one case's cassette; measures each live exchange."""
+
+    def __init__(self, cassette: CaseCassette | None, live: LiveTransportFactory) -> None:
+        self.cassette = cassette
+        self._live = live
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        cassette = self.cassette
+        body = request.read()
+        stored_request = vcr_request(request, body)
+        if cassette is not None:
+            if cassette.may_replay:
+                stored = cassette.play(stored_request)
+                if stored is not None:
+                    return _replayed_response(stored, request)
+            if not cassette.may_record:
+                raise cassette.miss(stored_request)
+        started = time.perf_counter()
+        response = self._live().handle_request(request)
+        try:
+            content = response.read()
+        finally:
+            response.close()
+        latency_ms = (time.perf_counter() - started) * 1000.0
+        if cassette is not None and 200 <= response.status_code < 300:
+            cassette.add_pending(stored_request, _serialize_response(response, content, latency_ms))
+        headers = [
+            (k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "transfer-encoding", "content-length")
+        ]
+        return httpx.Response(
+            response.status_code,
+            headers=headers,
+            content=content,
+            request=request,
+            extensions={EXTENSION: {"replayed": False, "latency_ms": latency_ms}},
+        )
+
+
+class NoNetworkTransport(httpx.BaseTransport):
+    """Stands in for the network when a call is made without a cassette in ``none`` mode."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:  # pragma: no cover - guard
+        raise CassetteMissingError(f"record mode 'none' forbids the live call to {request.url}")

@@ -1,0 +1,106 @@
+"""The pytest side of suites: ``SuiteFile`` collects, ``CaseItem`` runs one matrix cell."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from .errors import LlmopsError
+from .reporting import format_case_failure
+from .results import CaseResult
+from .runner import run_case
+from .suite import CasePlan, load_suite
+
+if TYPE_CHECKING:
+    from .plugin import LlmopsState
+
+__all__ = ["CaseFailed", "CaseItem", "SuiteFile"]
+
+
+
+class CaseFailed(Exception):
+    """Raised by ``CaseItem.runtest`` when the case failed or errored; carries the result."""
+
+    def __init__(self, result: CaseResult) -> None:
+        super().__init__(result.error or f"{result.case} failed")
+        self.result = result
+
+
+def _state(config: pytest.Config) -> LlmopsState:
+    from .plugin import STATE_KEY
+
+    return config.stash[STATE_KEY]
+
+
+class SuiteFile(pytest.File):
+    """A ``test_*.llmops.yaml`` file."""
+
+    def collect(self) -> Iterator[CaseItem]:
+        state = _state(self.config)
+        try:
+            plan = load_suite(
+                self.path,
+                prompts=state.prompt_registry,
+                assertions=state.assertions,
+                providers=state.run.providers,
+            )
+        except LlmopsError as exc:
+            raise self.CollectError(str(exc)) from None
+        for case in plan.cases:
+            item = CaseItem.from_parent(self, name=case.name, plan=case)
+            item.add_marker(pytest.mark.llmops)
+            for tag in case.tags:
+                state.register_marker(tag)
+                item.add_marker(getattr(pytest.mark, tag))
+            if case.skip:
+                item.add_marker(pytest.mark.skip(reason=_reason(case.skip, "skipped in the suite")))
+            if case.xfail:
+                item.add_marker(pytest.mark.xfail(reason=_reason(case.xfail, "expected to fail"), strict=False))
+            yield item
+
+
+def _reason(value: bool | str, default: str) -> str:
+    return value if isinstance(value, str) else default
+
+
+class CaseItem(pytest.Item):
+    """One case × prompt version × provider."""
+
+    def __init__(self, *, plan: CasePlan, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.result: CaseResult | None = None
+
+    def runtest(self) -> None:
+        from .plugin import RESULT_PROPERTY
+
+        state = _state(self.config)
+        result = run_case(self.plan, state.run, nodeid=self.nodeid)
+        self.result = result
+        self.user_properties.append((RESULT_PROPERTY, result.to_dict()))
+        if result.outcome != "passed":
+            raise CaseFailed(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CaseFailed):
+            return format_case_failure(excinfo.value.result, self.location_text)
+        if isinstance(excinfo.value, LlmopsError):
+            return f"{self.location_text}: {excinfo.value}"
+        return str(super().repr_failure(excinfo, style=style))
+
+    @property
+    def location_text(self) -> str:
+        return f"{_relative(self.path, self.config.rootpath)}:{self.plan.line}"
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.plan.line - 1, f"case: {self.plan.case} [{self.plan.variant}]"
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)

@@ -1,0 +1,154 @@
+"""The exceptions pytest-llmops raises, in one tree.
+
+    LlmopsError
+    ├── SuiteError                 a suite or prompt file is invalid (collection error)
+    │   └── AssertionConfigError   an assertion's configuration is invalid
+    ├── PromptError
+    │   ├── PromptNotFoundError    a reference matches no prompt or version
+    │   ├── PromptConflictError    two files claim the same name and version
+    │   └── PromptRenderError      a template failed to render (undefined variable, sandbox)
+    ├── ProviderError              a model call failed (fails the case, never the session)
+    │   ├── ProviderHTTPError      the API answered with an error status
+    │   ├── ProviderTimeoutError   the call timed out
+    │   ├── ProviderConnectionError  the connection was refused or broken
+    │   └── ProviderResponseError  the API answered with a body we cannot use
+    └── CassetteError              record/replay problems
+        ├── CassetteMissingError   record mode forbids a call that has no recording
+        ├── CassetteMismatchError  the request no longer matches its recording
+        └── CassetteCorruptError   a cassette file cannot be read
+
+None of these modules import pytest, so the prompt registry works in applications too.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AssertionConfigError",
+    "CassetteCorruptError",
+    "CassetteError",
+    "CassetteMismatchError",
+    "CassetteMissingError",
+    "LlmopsError",
+    "PromptConflictError",
+    "PromptError",
+    "PromptNotFoundError",
+    "PromptRenderError",
+    "ProviderConnectionError",
+    "ProviderError",
+    "ProviderHTTPError",
+    "ProviderResponseError",
+    "ProviderTimeoutError",
+    "SuiteError",
+]
+
+
+class LlmopsError(Exception):
+    """Base class of every error pytest-llmops raises on purpose."""
+
+
+class SuiteError(LlmopsError):
+    """A suite or prompt file is invalid; the message names the file and line."""
+
+    def __init__(self, message: str, *, path: object = None, line: int | None = None) -> None:
+        self.path = path
+        self.line = line
+        where = ""
+        if path is not None:
+            where = f"{path}:{line}: " if line else f"{path}: "
+        super().__init__(where + message)
+        self.bare_message = message
+
+
+class AssertionConfigError(SuiteError):
+    """An assertion is configured wrongly (bad regex, missing value, unknown type)."""
+
+
+class PromptError(LlmopsError):
+    """Something is wrong with a prompt reference or its rendering."""
+
+
+class PromptNotFoundError(PromptError):
+    """A prompt reference matches no prompt, or no version of it."""
+
+
+class PromptConflictError(PromptError):
+    """Two prompt files claim the same name and version with different content."""
+
+
+class PromptRenderError(PromptError):
+    """A prompt template could not be rendered with the case's variables."""
+
+
+class ProviderError(LlmopsError):
+    """A model call failed. The message names the provider, the URL and the cause."""
+
+    #: Whether trying again may help (rate limits, overload, timeouts, refused connections).
+    retryable: bool = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        url: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.provider = provider
+        self.url = url
+        self.status = status
+        self.retry_after = retry_after
+
+
+class ProviderHTTPError(ProviderError):
+    """The API answered with a non-2xx status."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str = "",
+        url: str = "",
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, url=url, status=status, retry_after=retry_after)
+        # Rate limits, overload (Anthropic's 529) and server errors may pass on a later try.
+        self.retryable = status in (408, 409, 429) or (status or 0) >= 500
+
+
+class ProviderTimeoutError(ProviderError):
+    """Connecting to or reading from the API timed out."""
+
+    retryable = True
+
+
+class ProviderConnectionError(ProviderError):
+    """The connection was refused, reset or otherwise broken."""
+
+    retryable = True
+
+
+class ProviderResponseError(ProviderError):
+    """The API answered 2xx with a body that is not the expected shape."""
+
+
+class CassetteError(LlmopsError):
+    """A record/replay problem; the message names the cassette and how to fix it."""
+
+    def __init__(self, message: str, *, path: object = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class CassetteMissingError(CassetteError):
+    """The record mode forbids a live call and the cassette holds no matching recording."""
+
+
+class CassetteMismatchError(CassetteError):
+    """The request differs from the one recorded (a prompt or parameter changed)."""
+
+
+class CassetteCorruptError(CassetteError):
+    """A cassette file exists but cannot be parsed."""

@@ -1,0 +1,209 @@
+"""The provider protocol, the registry that maps ``openai:`` to a provider, and shared helpers."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable, Iterator, Mapping
+from typing import Any, Protocol
+
+import httpx
+
+from ..errors import (
+    ProviderConnectionError,
+    ProviderError,
+    ProviderHTTPError,
+    ProviderResponseError,
+    ProviderTimeoutError,
+)
+from ..prompts import RenderedPrompt
+from ..results import LLMResponse
+from ..schema import ProviderSpec, suggest
+
+__all__ = [
+    "Provider",
+    "ProviderFactory",
+    "ProviderRegistry",
+    "default_provider_registry",
+    "exchange_latency",
+    "merged_params",
+    "read_api_key",
+    "send_json",
+]
+
+#: Key of ``httpx.Response.extensions`` where the cassette transport leaves timing and replay facts.
+EXTENSION = "llmops"
+
+
+class Provider(Protocol):
+    """Calls one model API. Implementations raise ``ProviderError`` subclasses, nothing else."""
+
+    #: How reports name this provider, e.g. ``openai:gpt-4o-mini`` (or the suite's label).
+    id: str
+
+    def complete(self, prompt: RenderedPrompt, client: httpx.Client) -> LLMResponse:
+        """Send the rendered prompt through ``client`` (whose transport records or replays)."""
+        ...
+
+
+class ProviderFactory(Protocol):
+    """Builds a provider from the suite's provider spec; raise ``ValueError`` for bad settings."""
+
+    def __call__(self, spec: ProviderSpec) -> Provider: ...
+
+
+class ProviderRegistry:
+    """Maps the part of a provider id before ``:`` (``openai``) to a factory."""
+
+    def __init__(self) -> None:
+        self._factories: dict[str, ProviderFactory] = {}
+
+    def register(self, kind: str, factory: ProviderFactory, *, replace: bool = False) -> None:
+        if kind in self._factories and not replace:
+            raise ValueError(f"provider kind {kind!r} is already registered")
+        self._factories[kind] = factory
+
+    def kinds(self) -> list[str]:
+        return sorted(self._factories)
+
+    def __contains__(self, kind: object) -> bool:
+        return kind in self._factories
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.kinds())
+
+    def create(self, spec: ProviderSpec) -> Provider:
+        factory = self._factories.get(spec.kind)
+        if factory is None:
+            raise ValueError(
+                f"unknown provider {spec.id!r}.{suggest(spec.kind, self.kinds())} "
+                f"Known kinds: {', '.join(k + ':<model>' for k in self.kinds())}."
+            )
+        return factory(spec)
+
+
+default_provider_registry = ProviderRegistry()
+
+
+def register_provider(kind: str) -> Callable[[ProviderFactory], ProviderFactory]:
+    """Decorator registering a factory in the default registry."""
+
+    def decorate(factory: ProviderFactory) -> ProviderFactory:
+        default_provider_registry.register(kind, factory)
+        return factory
+
+    return decorate
+
+
+def read_api_key(env_name: str) -> str | None:
+    """The key from the environment at call time; it is never stored anywhere else."""
+    value = os.environ.get(env_name, "").strip()
+    return value or None
+
+
+def merged_params(prompt: RenderedPrompt, spec: ProviderSpec) -> dict[str, Any]:
+    """Model parameters: the prompt file's, then the provider's (the suite's choice wins)."""
+    return {**prompt.params, **spec.model_params()}
+
+
+def exchange_latency(response: httpx.Response) -> tuple[float, bool]:
+    """(latency in ms, replayed) as measured by the cassette transport."""
+    facts = response.extensions.get(EXTENSION) or {}
+    return float(facts.get("latency_ms", 0.0)), bool(facts.get("replayed", False))
+
+
+def _short(text: str, limit: int = 300) -> str:
+    text = text.strip()
+    return text if len(text) <= limit else text[:limit] + f"…({len(text) - limit} more chars)"
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """The API's own error message when the body has one (OpenAI and Anthropic shapes)."""
+    try:
+        body = response.json()
+    except ValueError:
+        return _short(response.text) or response.reason_phrase
+    if isinstance(body, Mapping):
+        error = body.get("error")
+        if isinstance(error, Mapping) and error.get("message"):
+            kind = error.get("type") or error.get("code")
+            return f"{error['message']}" + (f" ({kind})" if kind else "")
+        if isinstance(error, str):
+            return error
+    return _short(response.text)
+
+
+def send_json(
+    client: httpx.Client,
+    *,
+    provider: str,
+    url: str,
+    payload: Mapping[str, Any],
+    headers: Mapping[str, str],
+    key_env: str | None = None,
+    timeout: float | None = None,
+) -> tuple[Any, httpx.Response]:
+    """POST JSON and return the parsed body; every failure becomes a ``ProviderError``."""
+    try:
+        response = client.post(
+            url,
+            content=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+            headers={"content-type": "application/json", **headers},
+            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+        )
+    except httpx.TimeoutException as exc:
+        kind = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for the response"
+        raise ProviderTimeoutError(
+            f"{provider}: timed out {kind} from {url}", provider=provider, url=url
+        ) from None
+    except httpx.ConnectError as exc:
+        raise ProviderConnectionError(
+            f"{provider}: cannot connect to {url}: {exc or 'connection refused'}", provider=provider, url=url
+        ) from None
+    except httpx.TransportError as exc:
+        raise ProviderConnectionError(
+            f"{provider}: the connection to {url} broke: {type(exc).__name__}: {exc}",
+            provider=provider,
+            url=url,
+        ) from None
+    if response.status_code >= 400:
+        hint = ""
+        if response.status_code in (401, 403) and key_env and read_api_key(key_env) is None:
+            hint = f" ({key_env} is not set)"
+        raise ProviderHTTPError(
+            f"{provider}: {url} answered HTTP {response.status_code}: {_error_detail(response)}{hint}",
+            provider=provider,
+            url=url,
+            status=response.status_code,
+            retry_after=_retry_after(response),
+        )
+    try:
+        body = response.json()
+    except ValueError:
+        raise ProviderResponseError(
+            f"{provider}: {url} answered HTTP {response.status_code} with a body that is not JSON: "
+            f"{_short(response.text) or '(empty body)'}",
+            provider=provider,
+            url=url,
+            status=response.status_code,
+        ) from None
+    return body, response
+
+
+def malformed(provider: str, url: str, what: str, body: Any) -> ProviderError:
+    """A 2xx body without the fields we need."""
+    return ProviderResponseError(
+        f"{provider}: {url} answered without {what}: {_short(json.dumps(body, default=str))}",
+        provider=provider,
+        url=url,
+    )

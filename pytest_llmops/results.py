@@ -1,0 +1,183 @@
+"""Values that describe a model call and a case's outcome.
+
+They are frozen and slotted, and convert to and from plain dicts so they can ride on pytest's
+test reports (``user_properties``) from xdist workers to the controller.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+__all__ = [
+    "AssertionResult",
+    "CaseResult",
+    "Grade",
+    "LLMResponse",
+    "Message",
+    "Usage",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One chat message."""
+
+    role: str
+    content: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"role": self.role, "content": self.content}
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Token counts of one or more calls."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cached_tokens: int = 0
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            self.input_tokens + other.input_tokens,
+            self.output_tokens + other.output_tokens,
+            self.cached_tokens + other.cached_tokens,
+        )
+
+    def to_dict(self) -> dict[str, int]:
+        return {
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "cached_tokens": self.cached_tokens,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Usage:
+        return cls(
+            int(data.get("input_tokens", 0)),
+            int(data.get("output_tokens", 0)),
+            int(data.get("cached_tokens", 0)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LLMResponse:
+    """What a provider returned for one call."""
+
+    text: str
+    provider: str
+    model: str
+    usage: Usage = field(default_factory=Usage)
+    finish_reason: str | None = None
+    #: Wall time of the HTTP exchange; on replay, the time measured when it was recorded.
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    #: USD, or None when the model has no price (reported as "unpriced", never as free).
+    cost_usd: float | None = None
+    replayed: bool = False
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Grade:
+    """What one assertion check concluded, before ``not-`` and weights apply."""
+
+    passed: bool
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class AssertionResult:
+    """One assertion's outcome within a case."""
+
+    type: str
+    passed: bool
+    score: float
+    reason: str
+    weight: float = 1.0
+    metric: str | None = None
+    line: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> AssertionResult:
+        return cls(
+            type=str(data["type"]),
+            passed=bool(data["passed"]),
+            score=float(data["score"]),
+            reason=str(data.get("reason", "")),
+            weight=float(data.get("weight", 1.0)),
+            metric=data.get("metric"),
+            line=data.get("line"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    """Everything measured for one case (one item): the unit of reports and gates."""
+
+    nodeid: str
+    suite: str
+    case: str
+    outcome: str  # "passed" | "failed" | "error"
+    prompt: str | None = None
+    prompt_version: str | None = None
+    provider: str = ""
+    model: str = ""
+    score: float | None = None
+    threshold: float | None = None
+    assertions: tuple[AssertionResult, ...] = ()
+    usage: Usage = field(default_factory=Usage)
+    cost_usd: float | None = None
+    latency_ms: float | None = None
+    ttft_ms: float | None = None
+    replayed: bool = False
+    output: str | None = None
+    error: str | None = None
+    tags: tuple[str, ...] = ()
+
+    @property
+    def variant(self) -> str:
+        """The prompt version × model this case ran as, e.g. ``support@2.1.0 × openai:gpt-4o``."""
+        prompt = f"{self.prompt}@{self.prompt_version}" if self.prompt else "(no prompt)"
+        return f"{prompt} × {self.provider}"
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["assertions"] = [a.to_dict() for a in self.assertions]
+        data["usage"] = self.usage.to_dict()
+        data["tags"] = list(self.tags)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> CaseResult:
+        return cls(
+            nodeid=str(data["nodeid"]),
+            suite=str(data["suite"]),
+            case=str(data["case"]),
+            outcome=str(data["outcome"]),
+            prompt=data.get("prompt"),
+            prompt_version=data.get("prompt_version"),
+            provider=str(data.get("provider", "")),
+            model=str(data.get("model", "")),
+            score=data.get("score"),
+            threshold=data.get("threshold"),
+            assertions=tuple(AssertionResult.from_dict(a) for a in data.get("assertions", ())),
+            usage=Usage.from_dict(data.get("usage", {})),
+            cost_usd=data.get("cost_usd"),
+            latency_ms=data.get("latency_ms"),
+            ttft_ms=data.get("ttft_ms"),
+            replayed=bool(data.get("replayed", False)),
+            output=data.get("output"),
+            error=data.get("error"),
+            tags=tuple(data.get("tags", ())),
+        )
