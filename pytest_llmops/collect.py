@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -48,9 +49,12 @@ class SuiteFile(pytest.File):
                 providers=state.run.providers,
             )
         except LlmopsError as exc:
-            raise self.CollectError(str(exc)) from None
+            raise self.CollectError(_relative_paths(str(exc), self.config)) from None
         for case in plan.cases:
-            item = CaseItem.from_parent(self, name=case.name, plan=case)
+            # An explicit nodeid is parsed into name and [params] the way pytest parses the ids
+            # it caches; built from `name` alone, "case[...]" would never equal a cached id
+            # and --lf/--ff would not recognise the item.
+            item = CaseItem.from_parent(self, name=case.name, nodeid=f"{self.nodeid}::{case.name}", plan=case)
             item.add_marker(pytest.mark.llmops)
             for tag in case.tags:
                 state.register_marker(tag)
@@ -104,3 +108,8 @@ def _relative(path: Path, root: Path) -> str:
         return str(path.relative_to(root))
     except ValueError:
         return str(path)
+
+
+def _relative_paths(message: str, config: pytest.Config) -> str:
+    """Show paths below the invocation folder as relative paths, as pytest does."""
+    return message.replace(f"{config.invocation_params.dir}{os.sep}", "")

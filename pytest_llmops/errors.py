@@ -1,6 +1,7 @@
 """The exceptions pytest-llmops raises, in one tree.
 
     LlmopsError
+    ├── CannotGrade                a check could not reach a verdict (fails, even under `not-`)
     ├── SuiteError                 a suite or prompt file is invalid (collection error)
     │   └── AssertionConfigError   an assertion's configuration is invalid
     ├── PromptError
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 __all__ = [
     "AssertionConfigError",
+    "CannotGrade",
     "CassetteCorruptError",
     "CassetteError",
     "CassetteMismatchError",
@@ -44,6 +46,13 @@ __all__ = [
 
 class LlmopsError(Exception):
     """Base class of every error pytest-llmops raises on purpose."""
+
+
+class CannotGrade(LlmopsError):
+    """A check could not reach a verdict (``cost`` of an unpriced model, no reference text).
+
+    It fails the assertion with its message; ``not-`` never turns it into a pass.
+    """
 
 
 class SuiteError(LlmopsError):

@@ -301,6 +301,15 @@ def _format_loc(loc: Sequence[Any]) -> str:
     return out or "(top level)"
 
 
+_MISSING_HINTS = {
+    "provider": " Add e.g. `provider: openai:gpt-4o-mini`.",
+    "name": " Every case, prompt and message needs a `name`.",
+    "type": " Add e.g. `type: contains`.",
+    "version": " Add a semantic version, e.g. `version: 1.0.0`.",
+    "id": " Add e.g. `id: openai:gpt-4o-mini`.",
+}
+
+
 def _describe(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
@@ -324,7 +333,8 @@ def validation_lines(
             allowed_text = f" Allowed keys: {', '.join(allowed)}." if allowed else ""
             out.append(f"{where}: unknown key {key!r} in {_format_loc(loc[:-1])}.{hint}{allowed_text}")
         elif kind == "missing":
-            out.append(f"{where}: {_format_loc(loc)}: required key is missing.")
+            hint = _MISSING_HINTS.get(str(loc[-1]) if loc else "", "")
+            out.append(f"{where}: {_format_loc(loc)}: required key is missing.{hint}")
         else:
             msg = err["msg"].removeprefix("Value error, ")
             got = f" (got {_describe(err.get('input'))})" if kind not in ("value_error",) else ""

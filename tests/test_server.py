@@ -15,6 +15,7 @@ import anthropic
 import httpx
 import openai
 import pytest
+from openai.types.chat import ChatCompletionMessageParam
 
 from pytest_llmops.testing import (
     FAULTS,
@@ -28,7 +29,7 @@ from pytest_llmops.testing import (
     tokenize,
 )
 
-USER_HELLO = [{"role": "user", "content": "Hello there"}]
+USER_HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello there"}]
 # "Hello there" is 2 tokens, plus the fixed per-message overhead.
 HELLO_PROMPT_TOKENS = 2 + MESSAGE_OVERHEAD_TOKENS
 
@@ -129,7 +130,7 @@ def test_embed_is_normalised_and_word_sensitive() -> None:
 
 
 def test_openai_chat_default_reply_and_usage(server: ScriptedLLMServer, oai: openai.OpenAI) -> None:
-    resp = oai.chat.completions.create(model="gpt-4o-mini", messages=USER_HELLO)  # type: ignore[arg-type]
+    resp = oai.chat.completions.create(model="gpt-4o-mini", messages=USER_HELLO)
     assert resp.choices[0].message.content == "OK"
     assert resp.choices[0].finish_reason == "stop"
     assert resp.model == "gpt-4o-mini"
@@ -153,7 +154,7 @@ def test_openai_stream_with_include_usage(server: ScriptedLLMServer, oai: openai
     chunks = list(
         oai.chat.completions.create(
             model="gpt-4o-mini",
-            messages=USER_HELLO,  # type: ignore[arg-type]
+            messages=USER_HELLO,
             stream=True,
             stream_options={"include_usage": True},
         )
@@ -186,7 +187,7 @@ def test_openai_logprobs_default_entries(oai: openai.OpenAI, server: ScriptedLLM
     server.reply("Yes, it is.")
     resp = oai.chat.completions.create(
         model="gpt-4o-mini",
-        messages=USER_HELLO,  # type: ignore[arg-type]
+        messages=USER_HELLO,
         logprobs=True,
         top_logprobs=3,
     )
@@ -206,7 +207,7 @@ def test_openai_scripted_logprobs_for_judge_scoring(oai: openai.OpenAI, server: 
     server.reply(logprobs={"4": -0.1, "5": -2.3, "3": -3.0})
     resp = oai.chat.completions.create(
         model="gpt-4o-mini",
-        messages=USER_HELLO,  # type: ignore[arg-type]
+        messages=USER_HELLO,
         logprobs=True,
         top_logprobs=5,
     )
@@ -222,7 +223,7 @@ def test_openai_scripted_logprobs_for_judge_scoring(oai: openai.OpenAI, server: 
     assert score == pytest.approx(4.0478, abs=1e-3)
 
     # Without logprobs requested, none are returned (like the real API).
-    plain = oai.chat.completions.create(model="gpt-4o-mini", messages=USER_HELLO)  # type: ignore[arg-type]
+    plain = oai.chat.completions.create(model="gpt-4o-mini", messages=USER_HELLO)
     assert plain.choices[0].logprobs is None
 
 
@@ -233,7 +234,7 @@ def test_openai_logprobs_truncated_to_top_n_and_streamed(
     chunks = list(
         oai.chat.completions.create(
             model="gpt-4o-mini",
-            messages=USER_HELLO,  # type: ignore[arg-type]
+            messages=USER_HELLO,
             stream=True,
             logprobs=True,
             top_logprobs=2,
@@ -250,7 +251,7 @@ def test_openai_max_tokens_truncates_with_length(oai: openai.OpenAI, server: Scr
     server.reply("one two three four five")
     resp = oai.chat.completions.create(
         model="gpt-4o-mini",
-        messages=USER_HELLO,  # type: ignore[arg-type]
+        messages=USER_HELLO,
         max_completion_tokens=2,
     )
     assert resp.choices[0].message.content == "one two"
@@ -260,7 +261,7 @@ def test_openai_max_tokens_truncates_with_length(oai: openai.OpenAI, server: Scr
 
 def test_openai_n_choices(oai: openai.OpenAI, server: ScriptedLLMServer) -> None:
     server.reply("a b c")
-    resp = oai.chat.completions.create(model="m", messages=USER_HELLO, n=3)  # type: ignore[arg-type]
+    resp = oai.chat.completions.create(model="m", messages=USER_HELLO, n=3)
     assert [c.index for c in resp.choices] == [0, 1, 2]
     assert {c.message.content for c in resp.choices} == {"a b c"}
     assert resp.usage is not None and resp.usage.completion_tokens == 9
@@ -395,7 +396,7 @@ def test_usage_override_and_cached_tokens(
         "hi",
         usage=UsageOverride(input_tokens=100, output_tokens=7, cached_tokens=60, cache_creation_tokens=10),
     )
-    resp = oai.chat.completions.create(model="m", messages=USER_HELLO)  # type: ignore[arg-type]
+    resp = oai.chat.completions.create(model="m", messages=USER_HELLO)
     assert resp.usage is not None
     assert (resp.usage.prompt_tokens, resp.usage.completion_tokens, resp.usage.total_tokens) == (100, 7, 107)
     assert resp.usage.prompt_tokens_details is not None
@@ -418,7 +419,7 @@ def test_model_and_finish_reason_overrides(
     server: ScriptedLLMServer, oai: openai.OpenAI, ant: anthropic.Anthropic
 ) -> None:
     server.reply("x", model="gpt-4o-2024-08-06", finish_reason="content_filter")
-    resp = oai.chat.completions.create(model="gpt-4o", messages=USER_HELLO)  # type: ignore[arg-type]
+    resp = oai.chat.completions.create(model="gpt-4o", messages=USER_HELLO)
     assert (resp.model, resp.choices[0].finish_reason) == ("gpt-4o-2024-08-06", "content_filter")
     msg = ant.messages.create(model="c", max_tokens=10, messages=[{"role": "user", "content": "Hi"}])
     assert (msg.model, msg.stop_reason) == ("gpt-4o-2024-08-06", "refusal")
@@ -482,7 +483,7 @@ def test_sdk_retries_through_scripted_failures(server: ScriptedLLMServer) -> Non
     with openai.OpenAI(
         base_url=server.base_url, api_key="sk-test-fake", max_retries=2, _strict_response_validation=True
     ) as client:
-        resp = client.chat.completions.create(model="m", messages=USER_HELLO)  # type: ignore[arg-type]
+        resp = client.chat.completions.create(model="m", messages=USER_HELLO)
     assert resp.choices[0].message.content == "third time lucky"
     assert len(server.requests) == 3
 
@@ -585,7 +586,7 @@ def test_openai_error_shapes(
 ) -> None:
     server.fail(status, message="scripted failure", headers={"retry-after": "1"})
     with pytest.raises(exc) as info:
-        oai.chat.completions.create(model="m", messages=USER_HELLO)  # type: ignore[arg-type]
+        oai.chat.completions.create(model="m", messages=USER_HELLO)
     assert info.value.status_code == status
     assert info.value.body == {"message": "scripted failure", "type": etype, "param": None, "code": code}
     assert info.value.response.headers["retry-after"] == "1"
@@ -664,7 +665,7 @@ def test_fault_malformed_json(server: ScriptedLLMServer, http: httpx.Client, oai
     with pytest.raises(json.JSONDecodeError):
         resp.json()
     with pytest.raises(json.JSONDecodeError):
-        list(oai.chat.completions.create(model="m", messages=USER_HELLO, stream=True))  # type: ignore[arg-type]
+        list(oai.chat.completions.create(model="m", messages=USER_HELLO, stream=True))
 
 
 def test_fault_missing_choices(
@@ -676,7 +677,7 @@ def test_fault_missing_choices(
     msg = http.post("/v1/messages", json=messages_body()).json()
     assert "content" not in msg and msg["type"] == "message"
     with pytest.raises(openai.APIResponseValidationError):
-        oai.chat.completions.create(model="m", messages=USER_HELLO)  # type: ignore[arg-type]
+        oai.chat.completions.create(model="m", messages=USER_HELLO)
     with pytest.raises(anthropic.APIResponseValidationError):
         ant.messages.create(model="c", max_tokens=10, messages=[{"role": "user", "content": "Hi"}])
 
@@ -698,7 +699,7 @@ def test_fault_reset_then_server_keeps_serving(server: ScriptedLLMServer, http: 
 def test_fault_reset_surfaces_as_sdk_connection_error(server: ScriptedLLMServer, oai: openai.OpenAI) -> None:
     server.fault("reset")
     with pytest.raises(openai.APIConnectionError):
-        oai.chat.completions.create(model="m", messages=USER_HELLO)  # type: ignore[arg-type]
+        oai.chat.completions.create(model="m", messages=USER_HELLO)
 
 
 def test_fault_hang_times_out(server: ScriptedLLMServer) -> None:
@@ -794,10 +795,10 @@ def test_fault_endless_stream_read_with_deadline(server: ScriptedLLMServer, http
 
 def test_fault_huge(server: ScriptedLLMServer, oai: openai.OpenAI) -> None:
     server.fault("huge")
-    resp = oai.chat.completions.create(model="m", messages=USER_HELLO, max_tokens=5)  # type: ignore[arg-type]
+    resp = oai.chat.completions.create(model="m", messages=USER_HELLO, max_tokens=5)
     content = resp.choices[0].message.content
     assert content is not None and len(content) == HUGE_REPLY_CHARS
-    streamed = oai.chat.completions.create(model="m", messages=USER_HELLO, stream=True)  # type: ignore[arg-type]
+    streamed = oai.chat.completions.create(model="m", messages=USER_HELLO, stream=True)
     assert sum(len(c.choices[0].delta.content or "") for c in streamed if c.choices) == HUGE_REPLY_CHARS
 
 

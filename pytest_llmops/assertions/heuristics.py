@@ -32,12 +32,12 @@ from typing import Any
 
 import yaml
 
-from ..errors import AssertionConfigError
+from ..errors import AssertionConfigError, CannotGrade
 from ..results import Grade
 from ..schema import AssertionSpec, suggest
 from .registry import AssertionContext, Check, register_assertion
 
-__all__ = ["CannotGrade", "levenshtein", "truncate"]
+__all__ = ["levenshtein", "truncate"]
 
 _JSONSCHEMA_HINT = "pip install 'pytest-llmops[jsonschema]'"
 _SETTINGS = ("value", "threshold", "min", "max")
@@ -198,18 +198,9 @@ def _count(spec: AssertionSpec, number: float, field: str, example: str) -> int:
     return int(number)
 
 
-class CannotGrade(Exception):
-    """A check could not reach a verdict, e.g. ``cost`` on a model that has no price.
-
-    ``PreparedAssertion`` flips a failed ``Grade`` into a pass under ``not-``, but never an
-    exception; so under ``not-`` such a check raises this, and otherwise returns a failed grade.
-    """
-
-
 def _cannot_grade(spec: AssertionSpec, reason: str) -> Grade:
-    if spec.negated:
-        raise CannotGrade(reason)
-    return Grade(False, 0.0, reason)
+    # A check with no verdict fails, with or without `not-` (PreparedAssertion sees to that).
+    raise CannotGrade(reason)
 
 
 # --- string matching ------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from ..errors import AssertionConfigError
+from ..errors import AssertionConfigError, CannotGrade
 from ..results import AssertionResult, Grade, LLMResponse
 from ..schema import AssertionSpec, suggest
 
@@ -68,6 +68,8 @@ class PreparedAssertion:
         """Run the check, apply ``not-``, and never let an exception escape as a crash."""
         try:
             grade = self.check(ctx)
+        except CannotGrade as exc:
+            return self._result(Grade(False, 0.0, str(exc)))
         except Exception as exc:  # a user's python assertion may raise anything
             grade = Grade(False, 0.0, f"the check raised {type(exc).__name__}: {exc}")
             if self.spec.negated:  # an error is never turned into a pass by `not-`

@@ -207,7 +207,7 @@ class RecordedRequest:
     method: str
     path: str
     headers: dict[str, str]
-    json: Any | None
+    json: Any  # None when the body was not JSON
     body: bytes
 
 
@@ -218,6 +218,7 @@ class Rule:
     `reply` is the answer text, or the error message when `status` is set.
     `times` limits how often the rule applies before it is skipped.
     `logprobs` maps candidate first tokens to log-probabilities.
+    Rules compare by identity: two equal-looking rules count uses separately.
     """
 
     match: Matcher = None
