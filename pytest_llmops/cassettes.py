@@ -62,7 +62,9 @@ class RecordMode(str, enum.Enum):
 
 #: Request headers worth keeping; everything else (authorization, api keys, cookies,
 #: organisation and project ids, user agents) is dropped before a request is stored.
-KEPT_REQUEST_HEADERS = frozenset({"content-type", "accept", "anthropic-version", "anthropic-beta", "openai-beta"})
+KEPT_REQUEST_HEADERS = frozenset(
+    {"content-type", "accept", "anthropic-version", "anthropic-beta", "openai-beta"}
+)
 #: Response headers never stored: cookies and account identifiers, and framing headers that no
 #: longer describe the stored (decoded, complete) body.
 DROPPED_RESPONSE_HEADERS = frozenset(
@@ -90,7 +92,9 @@ def _scrub_url(url: str) -> str:
     parts = urlsplit(url)
     if not parts.query:
         return url
-    query = [(k, REDACTED if k.lower() in SECRET_QUERY_PARAMS else v) for k, v in parse_qsl(parts.query, True)]
+    query = [
+        (k, REDACTED if k.lower() in SECRET_QUERY_PARAMS else v) for k, v in parse_qsl(parts.query, True)
+    ]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
@@ -335,7 +339,9 @@ class CassetteTransport(httpx.BaseTransport):
         if cassette is not None and 200 <= response.status_code < 300:
             cassette.add_pending(stored_request, _serialize_response(response, content, latency_ms))
         headers = [
-            (k, v) for k, v in response.headers.multi_items() if k.lower() not in ("content-encoding", "transfer-encoding", "content-length")
+            (k, v)
+            for k, v in response.headers.multi_items()
+            if k.lower() not in ("content-encoding", "transfer-encoding", "content-length")
         ]
         return httpx.Response(
             response.status_code,

@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["CaseFailed", "CaseItem", "SuiteFile"]
 
 
-
 class CaseFailed(Exception):
     """Raised by ``CaseItem.runtest`` when the case failed or errored; carries the result."""
 
@@ -62,7 +61,9 @@ class SuiteFile(pytest.File):
             if case.skip:
                 item.add_marker(pytest.mark.skip(reason=_reason(case.skip, "skipped in the suite")))
             if case.xfail:
-                item.add_marker(pytest.mark.xfail(reason=_reason(case.xfail, "expected to fail"), strict=False))
+                item.add_marker(
+                    pytest.mark.xfail(reason=_reason(case.xfail, "expected to fail"), strict=False)
+                )
             yield item
 
 

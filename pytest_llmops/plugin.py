@@ -88,7 +88,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="none (default: replay only, no network), once (record missing cassettes), "
         "new_episodes (replay and record what is new), all (re-record everything).",
     )
-    parser.addini("llmops_record_mode", "Default record mode (none, once, new_episodes, all).", default="none")
+    parser.addini(
+        "llmops_record_mode", "Default record mode (none, once, new_episodes, all).", default="none"
+    )
     parser.addini(
         "llmops_suite_glob",
         "Glob patterns of suite files.",

@@ -26,6 +26,7 @@ from typing import Any
 import jinja2
 import jinja2.meta
 import jinja2.sandbox
+from jinja2.exceptions import SecurityError
 
 from .errors import PromptConflictError, PromptNotFoundError, PromptRenderError, SuiteError
 from .results import Message
@@ -130,7 +131,7 @@ class Prompt:
                 content = render_template(message.content, values)
             except jinja2.UndefinedError as exc:
                 raise PromptRenderError(self._render_message(str(exc), message.role, values, case)) from None
-            except jinja2.sandbox.SecurityError as exc:
+            except SecurityError as exc:
                 raise PromptRenderError(
                     f"prompt {self.ref} ({self.path}): the {message.role} template tried something "
                     f"the sandbox forbids: {exc}. Templates may read variables, not Python internals."
@@ -142,9 +143,7 @@ class Prompt:
             rendered.append(Message(message.role, content))
         return RenderedPrompt(tuple(rendered), self.model, self.params, self.name, str(self.version))
 
-    def _render_message(
-        self, problem: str, role: str, values: Mapping[str, Any], case: str | None
-    ) -> str:
+    def _render_message(self, problem: str, role: str, values: Mapping[str, Any], case: str | None) -> str:
         given = ", ".join(sorted(values)) or "none"
         where = f" for case {case}" if case else ""
         return (

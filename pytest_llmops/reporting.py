@@ -26,7 +26,9 @@ def _clip(text: str, limit: int) -> str:
 def format_case_failure(result: CaseResult, location: str) -> str:
     """What a failing case shows: where it lives, each failed check, and the full response."""
     head = f"{result.case} ({location})"
-    variant = f"{result.prompt}@{result.prompt_version} × {result.provider}" if result.prompt else result.provider
+    variant = (
+        f"{result.prompt}@{result.prompt_version} × {result.provider}" if result.prompt else result.provider
+    )
     lines = [head, f"variant: {variant}"]
     if result.outcome == "error":
         lines.append("error: the case could not be scored")
@@ -48,9 +50,7 @@ def format_case_failure(result: CaseResult, location: str) -> str:
     latency = f"{result.latency_ms:.0f} ms" if result.latency_ms is not None else "n/a"
     source = "replayed" if result.replayed else "live"
     output = result.output or ""
-    lines.append(
-        f"response ({len(output)} chars, {result.usage.total_tokens} tokens, {latency}, {source}):"
-    )
+    lines.append(f"response ({len(output)} chars, {result.usage.total_tokens} tokens, {latency}, {source}):")
     lines.append(_indent(_clip(output, OUTPUT_LIMIT)))
     return "\n".join(lines)
 

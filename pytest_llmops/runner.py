@@ -94,9 +94,7 @@ def render_case(plan: CasePlan) -> RenderedPrompt:
     return RenderedPrompt(tuple(messages))
 
 
-def combine_scores(
-    results: Sequence[AssertionResult], threshold: float | None
-) -> tuple[float | None, bool]:
+def combine_scores(results: Sequence[AssertionResult], threshold: float | None) -> tuple[float | None, bool]:
     """Weighted mean score, and whether the case passes.
 
     Without a threshold every assertion with weight > 0 must pass; with one, the score must

@@ -185,7 +185,7 @@ class SuiteSpec(_Model):
     #: The variable that receives a dataset case's ``prompt`` text.
     input_var: str = "input"
     vars: dict[str, Any] = Field(default_factory=dict)
-    defaults: DefaultsSpec = Field(default_factory=DefaultsSpec)
+    defaults: DefaultsSpec = Field(default_factory=lambda: DefaultsSpec())
     tests: list[CaseSpec] = Field(default_factory=list)
     test_cases: list[CaseSpec] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -241,6 +241,7 @@ class PromptFileSpec(ModelParams):
 
 
 # --- readable validation errors -------------------------------------------------------------
+
 
 def suggest(word: str, choices: Sequence[str]) -> str:
     """' Did you mean 'x'?' for a near miss, else ''."""

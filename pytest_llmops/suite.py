@@ -96,7 +96,11 @@ def load_suite(
     if spec.prompt:
         registry = prompts(base_dir)
         for index, reference in enumerate(spec.prompt):
-            line = lines.line(("prompt", index)) if isinstance(data.get("prompt"), list) else lines.line(("prompt",))
+            line = (
+                lines.line(("prompt", index))
+                if isinstance(data.get("prompt"), list)
+                else lines.line(("prompt",))
+            )
             try:
                 resolved.append(registry.resolve(reference))
             except PromptError as exc:
@@ -152,7 +156,10 @@ def load_suite(
             case_asserts = _prepare_all(
                 case.assert_, case.name, assertions, base_dir, path, case_lines, ("assert",), template_vars
             )
-            prepared = (*default_asserts_for(default_asserts, template_vars, assertions, base_dir, path), *case_asserts)
+            prepared = (
+                *default_asserts_for(default_asserts, template_vars, assertions, base_dir, path),
+                *case_asserts,
+            )
             if not prepared:
                 raise SuiteError(
                     f"case {case.name!r} has no assertions, so it could never fail; add `assert:` to "
@@ -167,7 +174,9 @@ def load_suite(
                     path=path,
                     line=line,
                 )
-            tags = tuple(dict.fromkeys([*spec.defaults.tags, *case.tags, *([case.category] if case.category else [])]))
+            tags = tuple(
+                dict.fromkeys([*spec.defaults.tags, *case.tags, *([case.category] if case.category else [])])
+            )
             threshold = case.threshold if case.threshold is not None else spec.defaults.threshold
             for prompt in resolved:
                 for provider in spec.provider:
@@ -237,7 +246,9 @@ def _prepare_one(
             line=line,
         ) from None
     except jinja2.TemplateError as exc:
-        raise SuiteError(f"{_where(case)}assertion {spec.type!r}: bad template in `value`: {exc}", path=path, line=line) from None
+        raise SuiteError(
+            f"{_where(case)}assertion {spec.type!r}: bad template in `value`: {exc}", path=path, line=line
+        ) from None
 
 
 def _where(case: str | None) -> str:
@@ -258,8 +269,10 @@ def _prepare_all(
         out: list[_DeferredDefault] = []
         for index, spec in enumerate(specs):
             line = lines.line((*key, index))
-            prepared = None if _is_templated(spec.value) else _prepare_one(
-                spec, None, registry, base_dir, path, line, variables
+            prepared = (
+                None
+                if _is_templated(spec.value)
+                else _prepare_one(spec, None, registry, base_dir, path, line, variables)
             )
             out.append(_DeferredDefault(spec, line, prepared))
         return out

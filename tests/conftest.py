@@ -6,7 +6,12 @@ import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpcore  # noqa: F401  (see below)
 import pytest
+
+# pytester drops modules first imported inside an inner run. httpx imports httpcore lazily and
+# caches a map of httpcore's exception classes; a re-imported httpcore would then have classes
+# the map does not know, and its errors would escape unmapped. Import it once, here.
 
 # Obviously fake keys: tests assert they appear in no cassette, report or log.
 FAKE_OPENAI_KEY = "sk-test-FAKE-openai-sentinel-do-not-use"

@@ -61,8 +61,12 @@ def test_selection_and_outcomes_like_any_test(matrix: pytest.Pytester, workers: 
 def test_last_failed_and_exitfirst(matrix: pytest.Pytester) -> None:
     matrix.runpytest("--llmops-record-mode=once").assert_outcomes(passed=8)
     suite = matrix.path / "test_matrix.llmops.yaml"
-    suite.write_text(suite.read_text().replace("vars: {who: Bob}\n    assert: [{type: icontains, value: hello}]",
-                                               "vars: {who: Bob}\n    assert: [{type: icontains, value: goodbye}]"))
+    suite.write_text(
+        suite.read_text().replace(
+            "vars: {who: Bob}\n    assert: [{type: icontains, value: hello}]",
+            "vars: {who: Bob}\n    assert: [{type: icontains, value: goodbye}]",
+        )
+    )
     matrix.runpytest().assert_outcomes(passed=4, failed=4)
     result = matrix.runpytest("--lf")
     result.assert_outcomes(failed=4)
@@ -158,4 +162,6 @@ def test_prompts_found_in_parent_folders_and_ini_dirs(
     suite = "prompt: [shared, extra]\nprovider: openai:gpt-4o-mini\ntests:\n  - {name: a, vars: {who: A}, assert: [{type: contains, value: A}]}\n"
     write(pytester.path / "suites" / "deep" / "test_deep.llmops.yaml", suite)
     result = pytester.runpytest("--collect-only", "-q")
-    result.stdout.fnmatch_lines(["*a[[]shared@1.0.0-openai:gpt-4o-mini[]]", "*a[[]extra@1.0.0-openai:gpt-4o-mini[]]"])
+    result.stdout.fnmatch_lines(
+        ["*a[[]shared@1.0.0-openai:gpt-4o-mini[]]", "*a[[]extra@1.0.0-openai:gpt-4o-mini[]]"]
+    )

@@ -170,7 +170,9 @@ def test_replay_reports_recorded_latency(
     assert recorded >= 300
     # A latency limit below the recorded latency fails offline, with the recorded figure.
     suite = pytester.path / "test_greet.llmops.yaml"
-    suite.write_text(suite.read_text().replace("value: alice}", "value: alice}\n      - {type: latency, threshold: 100}"))
+    suite.write_text(
+        suite.read_text().replace("value: alice}", "value: alice}\n      - {type: latency, threshold: 100}")
+    )
     result = pytester.runpytest()
     result.assert_outcomes(failed=1, passed=1)
     match = re.search(r"latency (\d+) ms", result.stdout.str())
@@ -185,7 +187,9 @@ def test_failed_calls_are_never_recorded(
     make_suite(pytester, llmops_server)
     result = pytester.runpytest("--llmops-record-mode=once")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*openai:gpt-4o-mini: http://127.0.0.1:*/v1/chat/completions answered HTTP 500*"])
+    result.stdout.fnmatch_lines(
+        ["*openai:gpt-4o-mini: http://127.0.0.1:*/v1/chat/completions answered HTTP 500*"]
+    )
     assert [f.name.split("[")[0] for f in cassette_files(pytester.path)] == ["bob"]
 
 
@@ -197,4 +201,6 @@ def test_corrupt_cassette_is_a_clear_error(
     cassette_files(pytester.path)[0].write_text("interactions: [this is: not: valid")
     result = pytester.runpytest()
     result.assert_outcomes(failed=1, passed=1)
-    result.stdout.fnmatch_lines(["*cassette *alice*.yaml cannot be read (ParserError*", "*Delete it and record again:"])
+    result.stdout.fnmatch_lines(
+        ["*cassette *alice*.yaml cannot be read (ParserError*", "*Delete it and record again:"]
+    )

@@ -95,7 +95,9 @@ def test_bad_semver_in_prompt_file(pytester: pytest.Pytester) -> None:
 
 
 def test_yaml_syntax_error(pytester: pytest.Pytester) -> None:
-    collect_error(pytester, "prompt: greeter\ntests: [\n  - name: a\n", "*test_bad.llmops.yaml:*: invalid YAML:*")
+    collect_error(
+        pytester, "prompt: greeter\ntests: [\n  - name: a\n", "*test_bad.llmops.yaml:*: invalid YAML:*"
+    )
 
 
 def test_unknown_provider_kind(pytester: pytest.Pytester) -> None:
@@ -129,7 +131,9 @@ def test_duplicate_case_names(pytester: pytest.Pytester) -> None:
     write_prompt(pytester.path)
     collect_error(
         pytester,
-        "prompt: greeter\nprovider: openai:gpt-4o-mini\n" + OK_CASE + "  - name: a\n    vars: {who: B}\n    assert: [{type: contains, value: B}]\n",
+        "prompt: greeter\nprovider: openai:gpt-4o-mini\n"
+        + OK_CASE
+        + "  - name: a\n    vars: {who: B}\n    assert: [{type: contains, value: B}]\n",
         "*test_bad.llmops.yaml:7: case name 'a' is used twice (first on line 4)*",
     )
 
@@ -154,7 +158,11 @@ def test_wrong_types_and_missing_keys(pytester: pytest.Pytester) -> None:
 
 
 def test_file_that_is_not_a_mapping(pytester: pytest.Pytester) -> None:
-    collect_error(pytester, "- just\n- a list\n", "*test_bad.llmops.yaml:1: a suite must be a YAML mapping, but the file is a list")
+    collect_error(
+        pytester,
+        "- just\n- a list\n",
+        "*test_bad.llmops.yaml:1: a suite must be a YAML mapping, but the file is a list",
+    )
 
 
 def test_bad_record_mode_is_a_usage_error(pytester: pytest.Pytester) -> None:
@@ -168,5 +176,7 @@ def test_bad_ini_values_are_usage_errors(pytester: pytest.Pytester) -> None:
 
     add_ini(pytester, "llmops_record_mode = always", "llmops_timeout = soon")
     result = pytester.runpytest()
-    result.stderr.fnmatch_lines(["*llmops_record_mode = 'always': choose one of none, once, new_episodes, all*"])
+    result.stderr.fnmatch_lines(
+        ["*llmops_record_mode = 'always': choose one of none, once, new_episodes, all*"]
+    )
     assert result.ret == pytest.ExitCode.USAGE_ERROR

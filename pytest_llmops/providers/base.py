@@ -38,8 +38,10 @@ EXTENSION = "llmops"
 class Provider(Protocol):
     """Calls one model API. Implementations raise ``ProviderError`` subclasses, nothing else."""
 
-    #: How reports name this provider, e.g. ``openai:gpt-4o-mini`` (or the suite's label).
-    id: str
+    @property
+    def id(self) -> str:
+        """How reports name this provider, e.g. ``openai:gpt-4o-mini`` (or the suite's label)."""
+        ...
 
     def complete(self, prompt: RenderedPrompt, client: httpx.Client) -> LLMResponse:
         """Send the rendered prompt through ``client`` (whose transport records or replays)."""
