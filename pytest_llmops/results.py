@@ -128,7 +128,7 @@ class CaseResult:
     nodeid: str
     suite: str
     case: str
-    outcome: str  # "passed" | "failed" | "error"
+    outcome: str  # "passed" | "failed" | "error" | "unscored"
     prompt: str | None = None
     prompt_version: str | None = None
     provider: str = ""
@@ -144,6 +144,20 @@ class CaseResult:
     output: str | None = None
     error: str | None = None
     tags: tuple[str, ...] = ()
+    #: Judge calls are counted apart from the application's.
+    judge_usage: Usage = field(default_factory=Usage)
+    judge_cost_usd: float | None = None
+    #: Judge assertions whose reply could not be parsed (reported, never a silent pass or zero).
+    judge_failures: int = 0
+    #: The provider that finally answered, when fallbacks were tried.
+    answered_by: str | None = None
+    retries: int = 0
+    #: The rendered messages sent to the model.
+    messages: tuple[Message, ...] = ()
+    #: One entry per run when the case is repeated: {"outcome", "score", "error"}.
+    runs: tuple[Mapping[str, Any], ...] = ()
+    #: Where the case is written: ``path:line``.
+    location: str = ""
 
     @property
     def variant(self) -> str:
@@ -151,11 +165,19 @@ class CaseResult:
         prompt = f"{self.prompt}@{self.prompt_version}" if self.prompt else "(no prompt)"
         return f"{prompt} × {self.provider}"
 
+    @property
+    def unpriced(self) -> bool:
+        """A model answered but has no price: the cost is unknown, not zero."""
+        return self.outcome != "error" and self.cost_usd is None and bool(self.model)
+
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["assertions"] = [a.to_dict() for a in self.assertions]
         data["usage"] = self.usage.to_dict()
+        data["judge_usage"] = self.judge_usage.to_dict()
         data["tags"] = list(self.tags)
+        data["messages"] = [m.to_dict() for m in self.messages]
+        data["runs"] = [dict(r) for r in self.runs]
         return data
 
     @classmethod
@@ -180,4 +202,12 @@ class CaseResult:
             output=data.get("output"),
             error=data.get("error"),
             tags=tuple(data.get("tags", ())),
+            judge_usage=Usage.from_dict(data.get("judge_usage", {})),
+            judge_cost_usd=data.get("judge_cost_usd"),
+            judge_failures=int(data.get("judge_failures", 0)),
+            answered_by=data.get("answered_by"),
+            retries=int(data.get("retries", 0)),
+            messages=tuple(Message(m["role"], m["content"]) for m in data.get("messages", ())),
+            runs=tuple(data.get("runs", ())),
+            location=str(data.get("location", "")),
         )

@@ -71,6 +71,15 @@ class RunContext:
         base = self.cassette_dir if self.cassette_dir is not None else plan.suite_path.parent / "cassettes"
         return base / suite_stem(plan.suite_path) / cassette_file_name(plan.name)
 
+    def display_path(self, path: Path) -> str:
+        """A path relative to rootdir, as reports show it."""
+        if self.rootdir is not None:
+            try:
+                return path.relative_to(self.rootdir).as_posix()
+            except ValueError:
+                pass
+        return str(path)
+
     def record_command(self, nodeid: str) -> str:
         return f"pytest {shlex.quote(nodeid)} --llmops-record-mode=once"
 
@@ -108,10 +117,12 @@ def combine_scores(results: Sequence[AssertionResult], threshold: float | None) 
     return score, score is not None and score >= threshold
 
 
-def _error_result(plan: CasePlan, nodeid: str, error: str, response: LLMResponse | None = None) -> CaseResult:
+def _error_result(
+    plan: CasePlan, ctx: RunContext, nodeid: str, error: str, response: LLMResponse | None = None
+) -> CaseResult:
     return CaseResult(
         nodeid=nodeid,
-        suite=str(plan.suite_path),
+        suite=ctx.display_path(plan.suite_path),
         case=plan.case,
         outcome="error",
         prompt=plan.prompt.name if plan.prompt else None,
@@ -121,6 +132,7 @@ def _error_result(plan: CasePlan, nodeid: str, error: str, response: LLMResponse
         threshold=plan.threshold,
         error=error,
         tags=plan.tags,
+        location=f"{ctx.display_path(plan.suite_path)}:{plan.line}",
         usage=response.usage if response else Usage(),
     )
 
@@ -130,7 +142,7 @@ def run_case(plan: CasePlan, ctx: RunContext, *, nodeid: str) -> CaseResult:
     try:
         rendered = render_case(plan)
     except PromptRenderError as exc:
-        return _error_result(plan, nodeid, str(exc))
+        return _error_result(plan, ctx, nodeid, str(exc))
     try:
         cassette = CaseCassette(
             ctx.cassette_path(plan),
@@ -139,7 +151,7 @@ def run_case(plan: CasePlan, ctx: RunContext, *, nodeid: str) -> CaseResult:
             secrets=ctx.secrets(),
         )
     except CassetteError as exc:
-        return _error_result(plan, nodeid, str(exc))
+        return _error_result(plan, ctx, nodeid, str(exc))
     provider = ctx.provider(plan.provider)
     client = httpx.Client(transport=CassetteTransport(cassette, ctx.live_transport), timeout=ctx.timeout)
     try:
@@ -147,7 +159,7 @@ def run_case(plan: CasePlan, ctx: RunContext, *, nodeid: str) -> CaseResult:
         cassette.commit()
     except (ProviderError, CassetteError) as exc:
         cassette.discard()
-        return _error_result(plan, nodeid, str(exc))
+        return _error_result(plan, ctx, nodeid, str(exc))
     finally:
         client.close()
     cassette.save()
@@ -165,7 +177,7 @@ def run_case(plan: CasePlan, ctx: RunContext, *, nodeid: str) -> CaseResult:
     score, passed = combine_scores(outcomes, plan.threshold)
     return CaseResult(
         nodeid=nodeid,
-        suite=str(plan.suite_path),
+        suite=ctx.display_path(plan.suite_path),
         case=plan.case,
         outcome="passed" if passed else "failed",
         prompt=plan.prompt.name if plan.prompt else None,
@@ -182,6 +194,8 @@ def run_case(plan: CasePlan, ctx: RunContext, *, nodeid: str) -> CaseResult:
         replayed=response.replayed,
         output=response.text,
         tags=plan.tags,
+        messages=rendered.messages,
+        location=f"{ctx.display_path(plan.suite_path)}:{plan.line}",
     )
 
 
