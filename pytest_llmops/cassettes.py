@@ -42,7 +42,7 @@ from vcr.serializers import yamlserializer
 
 from .errors import CassetteCorruptError, CassetteMismatchError, CassetteMissingError
 from .fileio import atomic_write_text
-from .providers.base import EXTENSION
+from .providers.base import DEADLINE, EXTENSION
 
 __all__ = [
     "CaseCassette",
@@ -282,7 +282,7 @@ class CaseCassette:
 LiveTransportFactory = Callable[[], httpx.BaseTransport]
 
 
-def _serialize_response(response: httpx.Response, content: bytes, latency_ms: float) -> dict[str, Any]:
+def _serialize_response(response: httpx.Response, content: bytes, facts: dict[str, Any]) -> dict[str, Any]:
     headers: dict[str, list[str]] = {}
     for name, value in response.headers.multi_items():
         if name.lower() not in DROPPED_RESPONSE_HEADERS:
@@ -291,8 +291,8 @@ def _serialize_response(response: httpx.Response, content: bytes, latency_ms: fl
         "status": {"code": response.status_code, "message": response.reason_phrase},
         "headers": headers,
         "body": {"string": content},
-        # Not part of vcrpy's format but kept by it: what replays report as latency.
-        "llmops": {"latency_ms": round(latency_ms, 3)},
+        # Not part of vcrpy's format but kept by it: what replays report as latency and TTFT.
+        "llmops": facts,
     }
 
 
@@ -301,22 +301,32 @@ def _replayed_response(stored: Mapping[str, Any], request: httpx.Request) -> htt
     body = stored["body"]["string"]
     if isinstance(body, str):
         body = body.encode("utf-8")
-    facts = stored.get("llmops") or {}
+    facts = dict(stored.get("llmops") or {})
     return httpx.Response(
         stored["status"]["code"],
         headers=headers,
         content=body or b"",
         request=request,
-        extensions={EXTENSION: {"replayed": True, "latency_ms": float(facts.get("latency_ms", 0.0))}},
+        extensions={
+            EXTENSION: {"replayed": True, "latency_ms": float(facts.get("latency_ms", 0.0)), "facts": facts}
+        },
     )
 
 
 class CassetteTransport(httpx.BaseTransport):
-    """Replays from, or records to, one case's cassette; measures each live exchange."""
+    """Replays from, or records to, one case's cassette; measures each live exchange.
+
+    The facts of an exchange (latency, and time to first token once a provider has found it
+    in a stream) travel in ``response.extensions["llmops"]``. For a live exchange the same
+    ``facts`` mapping is stored with the recording, so what a provider adds to it is replayed.
+    """
 
     def __init__(self, cassette: CaseCassette | None, live: LiveTransportFactory) -> None:
         self.cassette = cassette
         self._live = live
+        #: Recorded latency of the exchanges replayed so far (for callers that time themselves).
+        self.replayed_latency_ms = 0.0
+        self.live_calls = 0
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         cassette = self.cassette
@@ -326,18 +336,20 @@ class CassetteTransport(httpx.BaseTransport):
             if cassette.may_replay:
                 stored = cassette.play(stored_request)
                 if stored is not None:
-                    return _replayed_response(stored, request)
+                    response = _replayed_response(stored, request)
+                    self.replayed_latency_ms += response.extensions[EXTENSION]["latency_ms"]
+                    return response
             if not cassette.may_record:
                 raise cassette.miss(stored_request)
+        live = self._live()
+        self.live_calls += 1
         started = time.perf_counter()
-        response = self._live().handle_request(request)
-        try:
-            content = response.read()
-        finally:
-            response.close()
+        response = live.handle_request(request)
+        content, chunk_times = _read_all(response, request, started)
         latency_ms = (time.perf_counter() - started) * 1000.0
+        facts: dict[str, Any] = {"latency_ms": round(latency_ms, 3)}
         if cassette is not None and 200 <= response.status_code < 300:
-            cassette.add_pending(stored_request, _serialize_response(response, content, latency_ms))
+            cassette.add_pending(stored_request, _serialize_response(response, content, facts))
         headers = [
             (k, v)
             for k, v in response.headers.multi_items()
@@ -348,8 +360,42 @@ class CassetteTransport(httpx.BaseTransport):
             headers=headers,
             content=content,
             request=request,
-            extensions={EXTENSION: {"replayed": False, "latency_ms": latency_ms}},
+            extensions={
+                EXTENSION: {
+                    "replayed": False,
+                    "latency_ms": latency_ms,
+                    "facts": facts,
+                    "chunk_times": chunk_times,
+                }
+            },
         )
+
+
+def _read_all(
+    response: httpx.Response, request: httpx.Request, started: float
+) -> tuple[bytes, list[tuple[int, float]]]:
+    """Read the body chunk by chunk, noting when each arrived, within the request's deadline.
+
+    A stream that never ends is cut at the deadline with a timeout naming it.
+    """
+    deadline = request.extensions.get(DEADLINE)
+    chunks: list[bytes] = []
+    chunk_times: list[tuple[int, float]] = []
+    received = 0
+    try:
+        for chunk in response.iter_bytes():
+            if chunk:
+                chunks.append(chunk)
+                received += len(chunk)
+                chunk_times.append((received, (time.perf_counter() - started) * 1000.0))
+            if deadline is not None and time.monotonic() > deadline:
+                raise httpx.ReadTimeout(
+                    f"the response was still arriving when its time ran out ({received} bytes read)",
+                    request=request,
+                )
+    finally:
+        response.close()
+    return b"".join(chunks), chunk_times
 
 
 class NoNetworkTransport(httpx.BaseTransport):

@@ -12,7 +12,8 @@
     │   ├── ProviderHTTPError      the API answered with an error status
     │   ├── ProviderTimeoutError   the call timed out
     │   ├── ProviderConnectionError  the connection was refused or broken
-    │   └── ProviderResponseError  the API answered with a body we cannot use
+    │   ├── ProviderResponseError  the API answered with a body we cannot use
+    │   └── BudgetExhaustedError   --llmops-budget is spent: no further live call
     └── CassetteError              record/replay problems
         ├── CassetteMissingError   record mode forbids a call that has no recording
         ├── CassetteMismatchError  the request no longer matches its recording
@@ -25,6 +26,7 @@ from __future__ import annotations
 
 __all__ = [
     "AssertionConfigError",
+    "BudgetExhaustedError",
     "CannotGrade",
     "CassetteCorruptError",
     "CassetteError",
@@ -141,6 +143,10 @@ class ProviderConnectionError(ProviderError):
 
 class ProviderResponseError(ProviderError):
     """The API answered 2xx with a body that is not the expected shape."""
+
+
+class BudgetExhaustedError(ProviderError):
+    """The live-spending cap (``--llmops-budget``) is reached; replays still run."""
 
 
 class CassetteError(LlmopsError):

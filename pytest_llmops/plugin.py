@@ -14,6 +14,7 @@ from .assertions import AssertionRegistry, default_registry
 from .cassettes import RecordMode
 from .errors import LlmopsError
 from .prompts import PromptRegistry, load_prompt_dir
+from .providers import ProviderRegistry, builtin_providers
 from .results import CaseResult
 from .runner import RunContext
 
@@ -79,6 +80,23 @@ class LlmopsState:
 STATE_KEY = pytest.StashKey[LlmopsState]()
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from . import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+# The built-ins register through the same hooks as other plugins' providers and assertions.
+def pytest_llmops_register_providers(registry: ProviderRegistry) -> None:
+    for kind, factory in builtin_providers().items():
+        registry.register(kind, factory)
+
+
+def pytest_llmops_register_assertions(registry: AssertionRegistry) -> None:
+    for name in default_registry.names():
+        registry.register(name, default_registry.factory(name))
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("llmops", "LLM suites (pytest-llmops)")
     group.addoption(
@@ -104,6 +122,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default="",
     )
     parser.addini("llmops_timeout", "Seconds a model call may take (default 60).", default="60")
+    parser.addini(
+        "llmops_max_retries",
+        "Retries of a call that failed with 429, 5xx, a timeout or a refused connection (default 2).",
+        default="2",
+    )
+    parser.addini(
+        "llmops_retry_backoff", "Base delay of the exponential backoff, seconds (default 0.5).", default="0.5"
+    )
+    parser.addini(
+        "llmops_retry_max_backoff", "Longest wait between retries, seconds (default 30).", default="30"
+    )
+    parser.addini(
+        "llmops_case_timeout",
+        "Seconds one case may spend on calls, retries and fallbacks (default 300).",
+        default="300",
+    )
     parser.addini("llmops_prices", "YAML file extending or overriding the model price table.", default="")
 
 
@@ -117,14 +151,16 @@ def _record_mode(config: pytest.Config) -> RecordMode:
         raise pytest.UsageError(f"llmops_record_mode = {value!r}: choose one of {allowed}") from None
 
 
-def _positive_float(config: pytest.Config, name: str) -> float:
+def _ini_number(config: pytest.Config, name: str, *, minimum: float = 0.0, strict: bool = True) -> float:
+    """A number from an ini key; bad values are usage errors naming the key."""
     raw = str(config.getini(name)).strip()
     try:
         value = float(raw)
     except ValueError:
-        raise pytest.UsageError(f"{name} = {raw!r}: expected a number of seconds, e.g. 60") from None
-    if not value > 0:
-        raise pytest.UsageError(f"{name} = {raw!r}: must be greater than 0")
+        raise pytest.UsageError(f"{name} = {raw!r}: expected a number, e.g. 60") from None
+    if value < minimum or (strict and value == minimum) or value != value:
+        relation = "greater than" if strict else "at least"
+        raise pytest.UsageError(f"{name} = {raw!r}: must be {relation} {minimum:g}")
     return value
 
 
@@ -140,11 +176,23 @@ def _ini_path(config: pytest.Config, name: str) -> Path | None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "llmops: an LLM case collected from a pytest-llmops suite")
+    providers = ProviderRegistry()
+    config.hook.pytest_llmops_register_providers(registry=providers)
+    assertions = AssertionRegistry()
+    config.hook.pytest_llmops_register_assertions(registry=assertions)
+    retries = _ini_number(config, "llmops_max_retries", strict=False)
+    if retries != int(retries):
+        raise pytest.UsageError(f"llmops_max_retries = {retries:g}: expected a whole number, e.g. 2")
     run = RunContext(
         record_mode=_record_mode(config),
         cassette_dir=_ini_path(config, "llmops_cassette_dir"),
-        timeout=_positive_float(config, "llmops_timeout"),
+        timeout=_ini_number(config, "llmops_timeout"),
+        providers=providers,
         rootdir=config.rootpath,
+        max_retries=int(retries),
+        retry_backoff=_ini_number(config, "llmops_retry_backoff", strict=False),
+        retry_max_backoff=_ini_number(config, "llmops_retry_max_backoff", strict=False),
+        case_timeout=_ini_number(config, "llmops_case_timeout"),
     )
     prices = _ini_path(config, "llmops_prices")
     if prices is not None:
@@ -155,7 +203,7 @@ def pytest_configure(config: pytest.Config) -> None:
     state = LlmopsState(
         config=config,
         run=run,
-        assertions=default_registry,
+        assertions=assertions,
         suite_globs=list(config.getini("llmops_suite_glob")),
         extra_prompt_dirs=list(config.getini("llmops_prompt_dirs")),
     )

@@ -81,6 +81,8 @@ class RenderedPrompt:
     params: Mapping[str, Any] = field(default_factory=dict)
     name: str | None = None
     version: str | None = None
+    #: The values the templates were rendered with (an application under test may need them).
+    variables: Mapping[str, Any] = field(default_factory=dict)
 
     def to_messages(self) -> list[dict[str, str]]:
         """Messages in the ``[{"role": ..., "content": ...}]`` shape every SDK accepts."""
@@ -141,7 +143,7 @@ class Prompt:
                     f"prompt {self.ref} ({self.path}): the {message.role} template failed: {exc}"
                 ) from None
             rendered.append(Message(message.role, content))
-        return RenderedPrompt(tuple(rendered), self.model, self.params, self.name, str(self.version))
+        return RenderedPrompt(tuple(rendered), self.model, self.params, self.name, str(self.version), values)
 
     def _render_message(self, problem: str, role: str, values: Mapping[str, Any], case: str | None) -> str:
         given = ", ".join(sorted(values)) or "none"

@@ -8,8 +8,10 @@
 from __future__ import annotations
 
 import os
+import random
 import shlex
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -18,10 +20,11 @@ import httpx
 
 from .assertions import AssertionContext
 from .cassettes import CaseCassette, CassetteTransport, RecordMode, cassette_file_name
-from .errors import CassetteError, PromptRenderError, ProviderError
+from .errors import BudgetExhaustedError, CassetteError, PromptRenderError, ProviderError
+from .interception import OWNED, routed_to
 from .pricing import PriceTable, default_prices
 from .prompts import RenderedPrompt, render_template
-from .providers import Provider, ProviderRegistry, default_provider_registry
+from .providers import Provider, ProviderRegistry, default_providers
 from .results import AssertionResult, CaseResult, LLMResponse, Message, Usage
 from .schema import ProviderSpec
 from .suite import CasePlan, suite_stem
@@ -40,8 +43,18 @@ class RunContext:
     cassette_dir: Path | None = None
     timeout: float = 60.0
     prices: PriceTable = field(default_factory=default_prices)
-    providers: ProviderRegistry = field(default_factory=lambda: default_provider_registry)
+    providers: ProviderRegistry = field(default_factory=default_providers)
     rootdir: Path | None = None
+    #: Retries after the first try of a call that failed in a way that may pass later.
+    max_retries: int = 2
+    #: Base delay of the exponential backoff, seconds; doubled per retry, capped, jittered.
+    retry_backoff: float = 0.5
+    retry_max_backoff: float = 30.0
+    #: Seconds one case may spend on its calls, retries and fallbacks included.
+    case_timeout: float = 300.0
+    #: USD that live calls may spend in this run (``--llmops-budget``); None = no cap.
+    budget_usd: float | None = None
+    spent_usd: float = 0.0
     _live: httpx.HTTPTransport | None = field(default=None, repr=False)
     _instances: dict[str, Provider] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -60,9 +73,30 @@ class RunContext:
     def live_transport(self) -> httpx.BaseTransport:
         """One connection pool for every live call, made only when a call really goes out."""
         with self._lock:
+            if self.budget_usd is not None and self.spent_usd >= self.budget_usd:
+                raise BudgetExhaustedError(
+                    f"budget exhausted: ${self.spent_usd:.4f} of the ${self.budget_usd:.4f} "
+                    "--llmops-budget is spent on live calls; no further live call is made "
+                    "(replays keep running)"
+                )
             if self._live is None:
                 self._live = httpx.HTTPTransport(retries=0)
+                setattr(self._live, OWNED, True)  # never rerouted to a cassette
             return self._live
+
+    def backoff(self, spec: ProviderSpec, attempt: int, retry_after: float | None) -> float:
+        """Seconds to wait before retry ``attempt`` (0-based): Retry-After, else jittered 2^n."""
+        if retry_after is not None:
+            return retry_after
+        base = spec.retry_backoff if spec.retry_backoff is not None else self.retry_backoff
+        ceiling = min(self.retry_max_backoff, base * 2**attempt)
+        return random.uniform(ceiling / 2, ceiling)  # "equal jitter": spread retries, keep a floor
+
+    def add_spend(self, cost_usd: float | None) -> None:
+        """Count the cost of a live call against the budget."""
+        if cost_usd:
+            with self._lock:
+                self.spent_usd += cost_usd
 
     def secrets(self) -> list[str]:
         return [v for name in sorted(self._secret_envs) if (v := os.environ.get(name, "").strip())]
@@ -100,7 +134,7 @@ def render_case(plan: CasePlan) -> RenderedPrompt:
         except Exception as exc:
             raise PromptRenderError(f"suite `system:` of case {plan.case}: {exc}") from None
     messages.append(Message("user", str(plan.vars.get(plan.input_var, ""))))
-    return RenderedPrompt(tuple(messages))
+    return RenderedPrompt(tuple(messages), variables=plan.vars)
 
 
 def combine_scores(results: Sequence[AssertionResult], threshold: float | None) -> tuple[float | None, bool]:
@@ -137,6 +171,70 @@ def _error_result(
     )
 
 
+@dataclass(frozen=True, slots=True)
+class CallOutcome:
+    response: LLMResponse
+    answered_by: str
+    retries: int
+
+
+class CallFailed(Exception):
+    """Every provider in the chain failed; the message lists each one's last error."""
+
+    def __init__(self, message: str, retries: int) -> None:
+        super().__init__(message)
+        self.retries = retries
+
+
+def call_with_fallbacks(
+    spec: ProviderSpec,
+    rendered: RenderedPrompt,
+    ctx: RunContext,
+    cassette: CaseCassette,
+    client: httpx.Client,
+    transport: CassetteTransport,
+) -> CallOutcome:
+    """Call ``spec`` with retries, then each ``fallback`` in order, within the case's time.
+
+    On replay the chain is walked the same way: a provider whose call was never recorded
+    (because it failed while recording) misses, and the fallback that answered then replays.
+    """
+    deadline = time.monotonic() + ctx.case_timeout
+    errors: list[str] = []
+    retries = 0
+    for candidate in (spec, *spec.fallback):
+        provider = ctx.provider(candidate)
+        limit = candidate.max_retries if candidate.max_retries is not None else ctx.max_retries
+        attempt = 0
+        while True:
+            try:
+                with routed_to(transport):
+                    response = provider.complete(rendered, client)
+                cassette.commit()
+                return CallOutcome(response, candidate.display, retries)
+            except (ProviderError, CassetteError) as exc:
+                cassette.discard()  # nothing half-recorded: a failed try leaves no trace
+                retryable = isinstance(exc, ProviderError) and exc.retryable
+                if retryable and attempt < limit:
+                    wait = ctx.backoff(candidate, attempt, getattr(exc, "retry_after", None))
+                    if time.monotonic() + wait < deadline:
+                        time.sleep(wait)
+                        attempt += 1
+                        retries += 1
+                        continue
+                    errors.append(f"{exc} (no time left for a retry within llmops_case_timeout)")
+                else:
+                    tries = f" (after {attempt + 1} tries)" if attempt else ""
+                    errors.append(f"{exc}{tries}")
+                break
+        if time.monotonic() >= deadline:
+            break
+    if len(errors) == 1:
+        raise CallFailed(errors[0], retries)
+    listed = "\n".join(f"- {e}" for e in errors)
+    raise CallFailed(f"every provider failed (the provider, then its fallbacks):\n{listed}", retries)
+
+
 def run_case(plan: CasePlan, ctx: RunContext, *, nodeid: str) -> CaseResult:
     """Run one case end to end."""
     try:
@@ -152,18 +250,20 @@ def run_case(plan: CasePlan, ctx: RunContext, *, nodeid: str) -> CaseResult:
         )
     except CassetteError as exc:
         return _error_result(plan, ctx, nodeid, str(exc))
-    provider = ctx.provider(plan.provider)
-    client = httpx.Client(transport=CassetteTransport(cassette, ctx.live_transport), timeout=ctx.timeout)
+    transport = CassetteTransport(cassette, ctx.live_transport)
+    client = httpx.Client(transport=transport, timeout=ctx.timeout)
     try:
-        response = provider.complete(rendered, client)
-        cassette.commit()
-    except (ProviderError, CassetteError) as exc:
-        cassette.discard()
-        return _error_result(plan, ctx, nodeid, str(exc))
+        outcome = call_with_fallbacks(plan.provider, rendered, ctx, cassette, client, transport)
+    except CallFailed as exc:
+        return replace(_error_result(plan, ctx, nodeid, str(exc)), retries=exc.retries)
     finally:
         client.close()
     cassette.save()
-    response = replace(response, cost_usd=ctx.prices.cost(response.model, response.usage))
+    response = outcome.response
+    if response.cost_usd is None:  # an application under test may report its own cost
+        response = replace(response, cost_usd=ctx.prices.cost(response.model, response.usage))
+    if not response.replayed:
+        ctx.add_spend(response.cost_usd)
 
     actx = AssertionContext(
         output=response.text,
@@ -196,6 +296,8 @@ def run_case(plan: CasePlan, ctx: RunContext, *, nodeid: str) -> CaseResult:
         tags=plan.tags,
         messages=rendered.messages,
         location=f"{ctx.display_path(plan.suite_path)}:{plan.line}",
+        answered_by=outcome.answered_by if outcome.answered_by != plan.provider.display else None,
+        retries=outcome.retries,
     )
 
 

@@ -93,7 +93,16 @@ class ProviderSpec(ModelParams):
     base_url: str | None = None
     #: Name of the environment variable that holds the key; the key itself never appears in files.
     api_key_env: str | None = None
+    #: Seconds one call may take, the whole of a stream included.
     timeout: float | None = Field(None, gt=0)
+    #: Read the answer as server-sent events; measures time to first token on live calls.
+    stream: bool = False
+    #: Tries after the first on 429, 5xx, timeouts and refused connections (default: ini).
+    max_retries: int | None = Field(None, ge=0, le=20)
+    #: Base of the exponential backoff, in seconds (default: ini).
+    retry_backoff: float | None = Field(None, ge=0)
+    #: Providers tried in order when this one still fails after its retries.
+    fallback: Annotated[list[ProviderSpec], BeforeValidator(_provider_list)] = Field(default_factory=list)
 
     @property
     def kind(self) -> str:

@@ -18,7 +18,7 @@ from .assertions import AssertionRegistry, PreparedAssertion
 from .errors import PromptError, SuiteError
 from .prompts import Prompt, PromptRegistry, render_template
 from .providers import ProviderRegistry
-from .schema import AssertionSpec, CaseSpec, ProviderSpec, SuiteSpec, parse_model
+from .schema import AssertionSpec, CaseSpec, ProviderSpec, SuiteSpec, parse_model, suggest
 from .yamlio import LineMap, load_yaml_file
 
 __all__ = ["CasePlan", "SuitePlan", "load_suite", "suite_stem"]
@@ -108,20 +108,16 @@ def load_suite(
     else:
         resolved.append(None)
 
-    provider_key = "provider"
     for index, provider in enumerate(spec.provider):
-        line = lines.line((provider_key, index)) or lines.line((provider_key,))
-        if provider.kind not in providers:
-            from .schema import suggest
-
-            raise SuiteError(
-                f"unknown provider {provider.id!r}.{suggest(provider.kind, providers.kinds())} "
-                f"Known: {', '.join(k + ':<model>' for k in providers.kinds())}.",
-                path=path,
-                line=line,
-            )
+        line = lines.line(("provider", index)) or lines.line(("provider",))
+        for candidate in (provider, *provider.fallback):
+            _check_provider(candidate, providers, path, line)
         for prompt in resolved:
-            if provider.model is None and (prompt is None or prompt.model is None):
+            if (
+                provider.kind != "python"
+                and provider.model is None
+                and (prompt is None or prompt.model is None)
+            ):
                 raise SuiteError(
                     f"provider {provider.id!r} names no model and "
                     + (f"prompt {prompt.ref} has no `model:`" if prompt else "the suite has no prompt")
@@ -202,6 +198,21 @@ def load_suite(
                         )
                     )
     return SuitePlan(path, spec, tuple(cases))
+
+
+def _check_provider(spec: ProviderSpec, providers: ProviderRegistry, path: Path, line: int | None) -> None:
+    """Build the provider once at collection, so bad settings are collection errors."""
+    if spec.kind not in providers:
+        raise SuiteError(
+            f"unknown provider {spec.id!r}.{suggest(spec.kind, providers.kinds())} "
+            f"Known: {', '.join(k + ':<model>' for k in providers.kinds())}.",
+            path=path,
+            line=line,
+        )
+    try:
+        providers.create(spec)
+    except ValueError as exc:
+        raise SuiteError(str(exc), path=path, line=line) from None
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,6 +82,7 @@ def test_provider_errors_fail_only_that_case(
 ) -> None:
     script(llmops_server)  # type: ignore[operator]  # the first request gets the fault ...
     llmops_server.reply("Hello!")  # ... the next one a normal answer
+    add_ini(pytester, "llmops_max_retries = 0")  # retries have their own tests
     suite(pytester, f"  id: openai:gpt-4o-mini\n  base_url: {llmops_server.base_url}")
     result = pytester.runpytest("--llmops-record-mode=once")
     result.assert_outcomes(failed=1, passed=1)
@@ -104,16 +105,17 @@ def test_401_without_key_says_the_variable_is_unset(
 def test_read_timeout(pytester: pytest.Pytester, llmops_server: ScriptedLLMServer) -> None:
     llmops_server.fault("hang", times=1)
     llmops_server.reply("Hello!")
-    add_ini(pytester, "llmops_timeout = 0.5")
+    add_ini(pytester, "llmops_timeout = 0.5", "llmops_max_retries = 0")
     suite(pytester, f"  id: openai:gpt-4o-mini\n  base_url: {llmops_server.base_url}")
     result = pytester.runpytest("--llmops-record-mode=once")
     result.assert_outcomes(failed=1, passed=1)
     result.stdout.fnmatch_lines(
-        ["*timed out waiting for the response from http://127.0.0.1:*/chat/completions*"]
+        ["*timed out after 0.5 s waiting for the response from http://127.0.0.1:*/chat/completions*"]
     )
 
 
 def test_refused_connection(pytester: pytest.Pytester) -> None:
+    add_ini(pytester, "llmops_max_retries = 0")
     with socket.socket() as sock:  # a port that nothing listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]

@@ -106,6 +106,9 @@ class AssertionRegistry:
     def names(self) -> list[str]:
         return sorted(self._factories)
 
+    def factory(self, name: str) -> AssertionFactory:
+        return self._factories[name]
+
     def __contains__(self, name: object) -> bool:
         return name in self._factories
 

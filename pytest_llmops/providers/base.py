@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterator, Mapping
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
@@ -24,7 +26,6 @@ __all__ = [
     "Provider",
     "ProviderFactory",
     "ProviderRegistry",
-    "default_provider_registry",
     "exchange_latency",
     "merged_params",
     "read_api_key",
@@ -33,6 +34,8 @@ __all__ = [
 
 #: Key of ``httpx.Response.extensions`` where the cassette transport leaves timing and replay facts.
 EXTENSION = "llmops"
+#: ``request.extensions`` key: a ``time.monotonic()`` by which the whole response must be read.
+DEADLINE = "llmops_deadline"
 
 
 class Provider(Protocol):
@@ -84,19 +87,6 @@ class ProviderRegistry:
         return factory(spec)
 
 
-default_provider_registry = ProviderRegistry()
-
-
-def register_provider(kind: str) -> Callable[[ProviderFactory], ProviderFactory]:
-    """Decorator registering a factory in the default registry."""
-
-    def decorate(factory: ProviderFactory) -> ProviderFactory:
-        default_provider_registry.register(kind, factory)
-        return factory
-
-    return decorate
-
-
 def read_api_key(env_name: str) -> str | None:
     """The key from the environment at call time; it is never stored anywhere else."""
     value = os.environ.get(env_name, "").strip()
@@ -145,7 +135,7 @@ def _error_detail(response: httpx.Response) -> str:
     return _short(response.text)
 
 
-def send_json(
+def post(
     client: httpx.Client,
     *,
     provider: str,
@@ -154,19 +144,26 @@ def send_json(
     headers: Mapping[str, str],
     key_env: str | None = None,
     timeout: float | None = None,
-) -> tuple[Any, httpx.Response]:
-    """POST JSON and return the parsed body; every failure becomes a ``ProviderError``."""
+) -> httpx.Response:
+    """POST JSON; transport failures and error statuses become ``ProviderError``s.
+
+    The whole response (a stream included) must arrive within the timeout: a read timeout
+    alone would never fire on a stream that keeps trickling.
+    """
+    seconds = timeout if timeout is not None else (client.timeout.read or 60.0)
     try:
         response = client.post(
             url,
             content=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
             headers={"content-type": "application/json", **headers},
-            timeout=timeout if timeout is not None else httpx.USE_CLIENT_DEFAULT,
+            timeout=seconds,
+            extensions={DEADLINE: time.monotonic() + seconds},
         )
     except httpx.TimeoutException as exc:
-        kind = "connecting" if isinstance(exc, httpx.ConnectTimeout) else "waiting for the response"
+        kind = "connecting to" if isinstance(exc, httpx.ConnectTimeout) else "waiting for the response from"
+        detail = f" ({exc})" if str(exc) and "timed out" not in str(exc) else ""
         raise ProviderTimeoutError(
-            f"{provider}: timed out {kind} from {url}", provider=provider, url=url
+            f"{provider}: timed out after {seconds:g} s {kind} {url}{detail}", provider=provider, url=url
         ) from None
     except httpx.ConnectError as exc:
         raise ProviderConnectionError(
@@ -189,8 +186,13 @@ def send_json(
             status=response.status_code,
             retry_after=_retry_after(response),
         )
+    return response
+
+
+def json_body(response: httpx.Response, *, provider: str, url: str) -> Any:
+    """The parsed JSON body of a 2xx response."""
     try:
-        body = response.json()
+        return response.json()
     except ValueError:
         raise ProviderResponseError(
             f"{provider}: {url} answered HTTP {response.status_code} with a body that is not JSON: "
@@ -199,7 +201,71 @@ def send_json(
             url=url,
             status=response.status_code,
         ) from None
-    return body, response
+
+
+def send_json(
+    client: httpx.Client,
+    *,
+    provider: str,
+    url: str,
+    payload: Mapping[str, Any],
+    headers: Mapping[str, str],
+    key_env: str | None = None,
+    timeout: float | None = None,
+) -> tuple[Any, httpx.Response]:
+    """POST JSON and return the parsed body with the response."""
+    response = post(
+        client, provider=provider, url=url, payload=payload, headers=headers, key_env=key_env, timeout=timeout
+    )
+    return json_body(response, provider=provider, url=url), response
+
+
+@dataclass(frozen=True, slots=True)
+class SSEEvent:
+    """One server-sent event; ``end`` is the byte offset where it ends in the body."""
+
+    event: str
+    data: str
+    end: int
+
+
+def iter_sse(body: bytes) -> Iterator[SSEEvent]:
+    """Parse a complete ``text/event-stream`` body (LF or CRLF line ends)."""
+    text = body.replace(b"\r\n", b"\n")
+    offset = 0
+    for block in text.split(b"\n\n"):
+        offset += len(block) + 2
+        event, data = "message", []
+        for line in block.decode("utf-8", "replace").split("\n"):
+            if line.startswith(":") or not line:
+                continue
+            field, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            if field == "event":
+                event = value
+            elif field == "data":
+                data.append(value)
+        if data:
+            yield SSEEvent(event, "\n".join(data), min(offset, len(text)))
+
+
+def first_token_ms(response: httpx.Response, byte_offset: int | None) -> float | None:
+    """Time to first token: when the byte ending the first content event arrived.
+
+    Live exchanges know when each chunk arrived; the figure is stored with the recording, so
+    a replay reports what was measured live.
+    """
+    facts = response.extensions.get(EXTENSION) or {}
+    stored: Any = (facts.get("facts") or {}).get("ttft_ms")
+    if stored is not None or byte_offset is None:
+        return None if stored is None else float(stored)
+    for received, ms in facts.get("chunk_times") or ():
+        if received >= byte_offset:
+            ttft = round(float(ms), 3)
+            if isinstance(facts.get("facts"), dict):
+                facts["facts"]["ttft_ms"] = ttft
+            return ttft
+    return None
 
 
 def malformed(provider: str, url: str, what: str, body: Any) -> ProviderError:

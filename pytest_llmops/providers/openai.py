@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -9,20 +10,29 @@ from typing import Any
 
 import httpx
 
-from ..errors import ProviderError
+from ..errors import ProviderError, ProviderResponseError
 from ..prompts import RenderedPrompt
 from ..results import LLMResponse, Usage
 from ..schema import ProviderSpec
-from .base import exchange_latency, malformed, merged_params, read_api_key, register_provider, send_json
+from .base import (
+    exchange_latency,
+    first_token_ms,
+    iter_sse,
+    json_body,
+    malformed,
+    merged_params,
+    post,
+    read_api_key,
+)
 
-__all__ = ["DEFAULT_BASE_URL", "OpenAIProvider"]
+__all__ = ["DEFAULT_BASE_URL", "OpenAIProvider", "parse_chat_completion", "parse_chat_stream"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
 
 @dataclass(frozen=True, slots=True)
 class OpenAIProvider:
-    """``POST {base_url}/chat/completions``."""
+    """``POST {base_url}/chat/completions``, plain or streamed (server-sent events)."""
 
     spec: ProviderSpec
 
@@ -48,11 +58,14 @@ class OpenAIProvider:
         url = f"{self.base_url()}/chat/completions"
         payload: dict[str, Any] = {"model": model, "messages": prompt.to_messages()}
         payload.update(merged_params(prompt, self.spec))
+        if self.spec.stream:
+            payload["stream"] = True
+            payload["stream_options"] = {"include_usage": True}
         headers = {}
         key = read_api_key(self.key_env)
         if key:
             headers["authorization"] = f"Bearer {key}"
-        body, response = send_json(
+        response = post(
             client,
             provider=self.id,
             url=url,
@@ -61,7 +74,21 @@ class OpenAIProvider:
             key_env=self.key_env,
             timeout=self.spec.timeout,
         )
+        if self.spec.stream:
+            return parse_chat_stream(response, provider=self.id, url=url, model=model)
+        body = json_body(response, provider=self.id, url=url)
         return parse_chat_completion(body, response, provider=self.id, url=url, model=model)
+
+
+def _usage(usage: Any) -> Usage:
+    usage = usage if isinstance(usage, Mapping) else {}
+    details = usage.get("prompt_tokens_details")
+    details = details if isinstance(details, Mapping) else {}
+    return Usage(
+        input_tokens=int(usage.get("prompt_tokens") or 0),
+        output_tokens=int(usage.get("completion_tokens") or 0),
+        cached_tokens=int(details.get("cached_tokens") or 0),
+    )
 
 
 def parse_chat_completion(
@@ -79,26 +106,80 @@ def parse_chat_completion(
     text = message.get("content") or ""
     if not isinstance(text, str):
         raise malformed(provider, url, "a text `content`", body)
-    usage = body.get("usage")
-    usage = usage if isinstance(usage, Mapping) else {}
-    details = usage.get("prompt_tokens_details")
-    details = details if isinstance(details, Mapping) else {}
     latency_ms, replayed = exchange_latency(response)
     return LLMResponse(
         text=text,
         provider=provider,
         model=str(body.get("model") or model),
-        usage=Usage(
-            input_tokens=int(usage.get("prompt_tokens") or 0),
-            output_tokens=int(usage.get("completion_tokens") or 0),
-            cached_tokens=int(details.get("cached_tokens") or 0),
-        ),
+        usage=_usage(body.get("usage")),
         finish_reason=choices[0].get("finish_reason"),
         latency_ms=latency_ms,
         replayed=replayed,
     )
 
 
-@register_provider("openai")
+def parse_chat_stream(response: httpx.Response, *, provider: str, url: str, model: str) -> LLMResponse:
+    """Assemble a streamed chat completion; usage comes from the final chunk."""
+    parts: list[str] = []
+    finish_reason: str | None = None
+    usage: Any = None
+    answered_model = model
+    done = False
+    first_content: int | None = None
+    for event in iter_sse(response.content):
+        if event.data.strip() == "[DONE]":
+            done = True
+            break
+        try:
+            chunk = json.loads(event.data)
+        except ValueError:
+            raise ProviderResponseError(
+                f"{provider}: {url} sent a stream event that is not JSON: {event.data[:200]!r}",
+                provider=provider,
+                url=url,
+            ) from None
+        if not isinstance(chunk, Mapping):
+            continue
+        if isinstance(chunk.get("error"), Mapping):
+            raise ProviderResponseError(
+                f"{provider}: {url} sent an error in the stream: {chunk['error'].get('message')}",
+                provider=provider,
+                url=url,
+            )
+        answered_model = str(chunk.get("model") or answered_model)
+        if chunk.get("usage"):
+            usage = chunk["usage"]
+        for choice in chunk.get("choices") or ():
+            if not isinstance(choice, Mapping) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta") or {}
+            content = delta.get("content") if isinstance(delta, Mapping) else None
+            if content:
+                parts.append(str(content))
+                if first_content is None:
+                    first_content = event.end
+            if choice.get("finish_reason"):
+                finish_reason = str(choice["finish_reason"])
+    if not done and finish_reason is None:
+        received = len(response.content)
+        raise ProviderResponseError(
+            f"{provider}: the stream from {url} ended early ({received} bytes, no finish_reason "
+            "and no [DONE]); the answer is incomplete",
+            provider=provider,
+            url=url,
+        )
+    latency_ms, replayed = exchange_latency(response)
+    return LLMResponse(
+        text="".join(parts),
+        provider=provider,
+        model=answered_model,
+        usage=_usage(usage),
+        finish_reason=finish_reason,
+        latency_ms=latency_ms,
+        ttft_ms=first_token_ms(response, first_content),
+        replayed=replayed,
+    )
+
+
 def _openai(spec: ProviderSpec) -> OpenAIProvider:
     return OpenAIProvider(spec)

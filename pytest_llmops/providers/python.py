@@ -1,0 +1,179 @@
+"""``python:package.module:function``: the user's own application is the thing under test.
+
+The function is called as ``function(prompt, vars)`` with the ``RenderedPrompt`` (messages,
+model, parameters) and the case's variables; it may be ``async``. It returns the answer text,
+or an object or mapping with ``text`` and optional ``usage``, ``cost_usd``, ``model`` and
+``metadata``. HTTP calls it makes through httpx (the OpenAI and Anthropic SDKs included) are
+recorded in the case's cassette and replayed like any other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+
+from ..errors import ProviderError, ProviderResponseError
+from ..prompts import RenderedPrompt
+from ..results import LLMResponse, Usage
+from ..schema import ProviderSpec, suggest
+
+__all__ = ["AppResponse", "PythonProvider"]
+
+
+@dataclass(frozen=True, slots=True)
+class AppResponse:
+    """What an application under test may return instead of plain text."""
+
+    text: str
+    usage: Usage | None = None
+    cost_usd: float | None = None
+    model: str | None = None
+    metadata: Mapping[str, Any] = field(default_factory=dict)
+
+
+def _load(target: str, provider_id: str) -> Callable[..., Any]:
+    module_name, _, function_name = target.rpartition(":")
+    if not module_name or not function_name:
+        raise ValueError(
+            f"provider {provider_id!r}: write `python:package.module:function`, e.g. python:myapp.bot:answer"
+        )
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ValueError(
+            f"provider {provider_id!r}: cannot import module {module_name!r} ({exc}). Is it on sys.path? "
+            "Install your package, or add its folder to pytest's `pythonpath` ini key."
+        ) from None
+    function = getattr(module, function_name, None)
+    if not callable(function):
+        names = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]
+        raise ValueError(
+            f"provider {provider_id!r}: module {module_name!r} has no function {function_name!r}."
+            + suggest(function_name, names)
+        )
+    try:
+        inspect.signature(function).bind(object(), object())
+    except TypeError:
+        raise ValueError(
+            f"provider {provider_id!r}: {target} must accept two arguments: (prompt, vars)"
+        ) from None
+    except ValueError:  # builtins without a signature: let the call decide
+        pass
+    return function  # type: ignore[no-any-return]
+
+
+def _usage(value: Any) -> Usage | None:
+    if value is None or isinstance(value, Usage):
+        return value
+    if isinstance(value, Mapping):
+        return Usage(
+            input_tokens=int(value.get("input_tokens", value.get("prompt_tokens", 0)) or 0),
+            output_tokens=int(value.get("output_tokens", value.get("completion_tokens", 0)) or 0),
+            cached_tokens=int(value.get("cached_tokens", 0) or 0),
+        )
+    raise TypeError(f"usage must be a mapping or Usage, not {type(value).__name__}")
+
+
+@dataclass(frozen=True)
+class PythonProvider:
+    """Calls the application's function; its own HTTP calls go through the case's cassette."""
+
+    spec: ProviderSpec
+    function: Callable[..., Any] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        from ..interception import install
+
+        target = self.spec.id.partition(":")[2]
+        object.__setattr__(self, "function", _load(target, self.spec.id))
+        install()  # the application's own httpx calls must reach the case's cassette
+
+    @property
+    def id(self) -> str:
+        return self.spec.display
+
+    def complete(self, prompt: RenderedPrompt, client: httpx.Client) -> LLMResponse:
+        # Latency is the function's own time plus what its replayed calls took when recorded.
+        transport = client._transport  # the case's cassette transport
+        replayed_before = getattr(transport, "replayed_latency_ms", 0.0)
+        live_before = getattr(transport, "live_calls", 0)
+        started = time.perf_counter()
+        try:
+            if inspect.iscoroutinefunction(self.function):
+                result = asyncio.run(self.function(prompt, dict(prompt.variables)))
+            else:
+                result = self.function(prompt, dict(prompt.variables))
+                if inspect.isawaitable(result):
+                    result = asyncio.run(_await(result))
+        except ProviderError:
+            raise
+        except Exception as exc:
+            cause = exc.__cause__ or exc.__context__
+            from ..errors import CassetteError
+
+            for candidate in (exc, cause):
+                if isinstance(candidate, CassetteError):
+                    raise candidate from None
+            raise ProviderError(
+                f"{self.id}: the application raised {type(exc).__name__}: {exc}", provider=self.id
+            ) from exc
+        elapsed = (time.perf_counter() - started) * 1000.0
+        replayed_ms = getattr(transport, "replayed_latency_ms", 0.0) - replayed_before
+        replayed = replayed_ms > 0 and getattr(transport, "live_calls", 0) == live_before
+        return self._response(result, latency_ms=elapsed + replayed_ms, replayed=replayed, prompt=prompt)
+
+    def _response(
+        self, result: Any, *, latency_ms: float, replayed: bool, prompt: RenderedPrompt
+    ) -> LLMResponse:
+        text: Any
+        usage: Usage | None = None
+        cost: Any = None
+        model: Any = None
+        metadata: Any = {}
+        if isinstance(result, str):
+            text = result
+        elif isinstance(result, Mapping) or hasattr(result, "text"):
+            get = (
+                result.get
+                if isinstance(result, Mapping)
+                else lambda key, default=None: getattr(result, key, default)
+            )
+            text = get("text")
+            if not isinstance(text, str):
+                raise ProviderResponseError(
+                    f"{self.id}: the application returned `text` of type {type(text).__name__}; expected str",
+                    provider=self.id,
+                )
+            try:
+                usage = _usage(get("usage"))
+            except (TypeError, ValueError) as exc:
+                raise ProviderResponseError(f"{self.id}: {exc}", provider=self.id) from None
+            cost, model, metadata = get("cost_usd"), get("model"), get("metadata") or {}
+        else:
+            raise ProviderResponseError(
+                f"{self.id}: the application returned {type(result).__name__}; return the answer text, "
+                "or an object/mapping with `text` (and optional usage, cost_usd, model, metadata)",
+                provider=self.id,
+            )
+        return LLMResponse(
+            text=text,
+            provider=self.id,
+            # The id names the function, not a model: the model comes from the app or the prompt.
+            model=str(model or prompt.model or self.spec.id),
+            usage=usage or Usage(),
+            latency_ms=latency_ms,
+            cost_usd=float(cost) if cost is not None else None,
+            replayed=replayed,
+            metadata=dict(metadata),
+        )
+
+
+async def _await(awaitable: Any) -> Any:
+    return await awaitable
