@@ -67,7 +67,7 @@ def test_all_types_are_registered() -> None:
     expected = {
         "equals", "contains", "icontains", "contains-any", "contains-all", "icontains-any",
         "icontains-all", "starts-with", "ends-with", "regex", "is-json", "contains-json",
-        "json-schema", "min-length", "max-length", "word-count", "levenshtein", "latency", "cost",
+        "json-schema", "min-length", "max-length", "word-count", "levenshtein", "latency", "ttft", "cost",
         "tokens", "python",
     }  # fmt: skip
     assert expected <= set(default_registry.names())
@@ -166,6 +166,9 @@ CASES: list[tuple[str, dict[str, Any], str, dict[str, Any], bool, str]] = [
     ("latency", {"value": "1000"}, "x", {"latency_ms": 1000.0}, True, "latency 1000 ms <= 1000 ms"),
     ("latency", {"value": 100}, "x", {"latency_ms": 150.0, "replayed": True}, False,
      "(as recorded; replayed from a cassette)"),
+    ("ttft", {"threshold": 300}, "x", {"ttft_ms": 120.0}, True, "time to first token 120 ms <= 300 ms"),
+    ("ttft", {"value": 300}, "x", {"ttft_ms": 480.0, "replayed": True}, False,
+     "time to first token 480 ms > 300 ms (as recorded; replayed from a cassette)"),
     ("cost", {"threshold": 0.01}, "x", {"cost_usd": 0.005}, True, "cost $0.005 <= $0.01"),
     ("cost", {"value": 0.01}, "x", {"cost_usd": 0.0123}, False, "cost $0.0123 > $0.01"),
     ("cost", {"value": 0.01}, "x", {"cost_usd": 0.0}, True, "cost $0 <= $0.01"),
@@ -270,6 +273,13 @@ def test_levenshtein_without_reference_fails_in_both_forms(run: Runner) -> None:
     negated = run("not-levenshtein", "anything")
     assert not negated.passed
     assert "set `value` on the assertion or `expected` on the case" in negated.reason
+
+
+def test_ttft_without_streaming_fails_in_both_forms(run: Runner) -> None:
+    for kind in ("ttft", "not-ttft"):
+        result = run(kind, "x", threshold=100)
+        assert not result.passed
+        assert "set `stream: true` on provider" in result.reason
 
 
 def test_unpriced_model_fails_in_both_forms(run: Runner) -> None:

@@ -881,6 +881,27 @@ def _latency(spec: AssertionSpec, *, base_dir: Path) -> Check:
     return check
 
 
+@register_assertion("ttft")
+def _ttft(spec: AssertionSpec, *, base_dir: Path) -> Check:
+    _only(spec, "value", "threshold")
+    limit = _limit(spec, "threshold: 500  # ms") or 0.0
+
+    def check(ctx: AssertionContext) -> Grade:
+        ms = ctx.response.ttft_ms
+        if ms is None:
+            return _cannot_grade(
+                spec,
+                f"no time to first token: set `stream: true` on provider {ctx.response.provider!r} "
+                "(it is measured on streamed calls, and replayed as recorded)",
+            )
+        passed = ms <= limit
+        note = " (as recorded; replayed from a cassette)" if ctx.response.replayed else ""
+        reason = f"time to first token {ms:.0f} ms {'<=' if passed else '>'} {_num(limit)} ms{note}"
+        return Grade(passed, 1.0 if passed else (limit / ms if ms else 0.0), reason)
+
+    return check
+
+
 @register_assertion("cost")
 def _cost(spec: AssertionSpec, *, base_dir: Path) -> Check:
     _only(spec, "value", "threshold")
