@@ -93,6 +93,12 @@ INVOICES = {
     },
 }
 
+SUPPORT_BOT = [
+    (r"reset my password", "Go to Settings > Security > Reset password. The link we e-mail you expires after 30 minutes."),
+    (r"invoice", "You can download it under Billing > History; the PDF appears within 5 minutes of payment."),
+    (r"Klingon", "I'm sorry, our knowledge base doesn't cover that. Would you like me to connect you with a human agent?"),
+]
+
 TRIAGE = [
     (r"charged twice", "billing"),
     (r"504 timeouts", "technical"),
@@ -110,6 +116,8 @@ def script(server: ScriptedLLMServer) -> None:
         server.reply(json.dumps(invoice), match=number.replace("/", "/"))
     for pattern, label in TRIAGE:
         server.reply(label, match=pattern)
+    for pattern, reply in SUPPORT_BOT:
+        server.reply(reply, match=pattern)
 
 
 def main() -> int:
