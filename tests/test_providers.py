@@ -384,3 +384,46 @@ def test_requests_match_the_openapi_specs(
         validator = openai_request if request.path.endswith("/chat/completions") else anthropic_request
         errors = [e.message for e in validator.iter_errors(request.json)]
         assert errors == [], (request.path, errors)
+
+
+SDK_APP = '''
+import os
+import anthropic
+import openai
+
+def with_openai(prompt, vars):
+    client = openai.OpenAI(base_url=os.environ["APP_LLM_URL"], api_key=os.environ["OPENAI_API_KEY"], max_retries=0)
+    completion = client.chat.completions.create(model="gpt-4o-mini", messages=prompt.to_messages())
+    return {"text": completion.choices[0].message.content, "usage": completion.usage.model_dump(),
+            "model": completion.model}
+
+def with_anthropic(prompt, vars):
+    client = anthropic.Anthropic(base_url=os.environ["APP_ROOT_URL"], api_key=os.environ["ANTHROPIC_API_KEY"], max_retries=0)
+    message = client.messages.create(model="claude-haiku-4-5", max_tokens=100, system=prompt.system,
+                                     messages=[m for m in prompt.to_messages() if m["role"] != "system"])
+    return message.content[0].text
+'''
+
+
+@pytest.mark.parametrize("function", ["with_openai", "with_anthropic"])
+def test_apps_using_the_official_sdks_record_and_replay(
+    pytester: pytest.Pytester,
+    llmops_server: ScriptedLLMServer,
+    fake_keys: object,
+    monkeypatch: pytest.MonkeyPatch,
+    function: str,
+) -> None:
+    pytest.importorskip("openai")
+    pytest.importorskip("anthropic")
+    llmops_server.reply("Hello from the SDK path")
+    monkeypatch.setenv("APP_LLM_URL", llmops_server.base_url)
+    monkeypatch.setenv("APP_ROOT_URL", llmops_server.root_url)
+    monkeypatch.syspath_prepend(str(pytester.path))
+    write(pytester.path / "sdkapp.py", SDK_APP)
+    suite(pytester, f"  - python:sdkapp:{function}")
+    pytester.runpytest("--llmops-record-mode=once").assert_outcomes(passed=1)
+    assert len(llmops_server.requests) == 1
+    written = all_text_under(pytester.path)
+    assert FAKE_OPENAI_KEY not in written and FAKE_ANTHROPIC_KEY not in written
+    llmops_server.close()
+    pytester.runpytest().assert_outcomes(passed=1)
