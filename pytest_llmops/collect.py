@@ -46,6 +46,8 @@ class SuiteFile(pytest.File):
                 prompts=state.prompt_registry,
                 assertions=state.assertions,
                 providers=state.run.providers,
+                judge=state.judge,
+                embedding=state.embedding,
             )
         except LlmopsError as exc:
             raise self.CollectError(_relative_paths(str(exc), self.config)) from None

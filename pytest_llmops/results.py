@@ -91,6 +91,10 @@ class Grade:
     passed: bool
     score: float
     reason: str
+    #: A judge's reply could not be parsed (even after a retry): neither a pass nor a zero.
+    unscored: bool = False
+    #: The judge's raw reply, kept for reports when it matters (unscored, or for reading).
+    raw: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,6 +108,8 @@ class AssertionResult:
     weight: float = 1.0
     metric: str | None = None
     line: int | None = None
+    unscored: bool = False
+    raw: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -118,6 +124,8 @@ class AssertionResult:
             weight=float(data.get("weight", 1.0)),
             metric=data.get("metric"),
             line=data.get("line"),
+            unscored=bool(data.get("unscored", False)),
+            raw=data.get("raw"),
         )
 
 

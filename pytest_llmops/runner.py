@@ -143,7 +143,8 @@ def combine_scores(results: Sequence[AssertionResult], threshold: float | None) 
     Without a threshold every assertion with weight > 0 must pass; with one, the score must
     reach it. Weight 0 records a metric without gating.
     """
-    weighted = [r for r in results if r.weight > 0]
+    # An unscored judge counts neither as a pass nor as a zero: it is left out of the mean.
+    weighted = [r for r in results if r.weight > 0 and not r.unscored]
     total = sum(r.weight for r in weighted)
     score = sum(r.score * r.weight for r in weighted) / total if total else None
     if threshold is None:
@@ -235,6 +236,64 @@ def call_with_fallbacks(
     raise CallFailed(f"every provider failed (the provider, then its fallbacks):\n{listed}", retries)
 
 
+class CaseJudge:
+    """Model calls made by a case's assertions: through the case's cassette, counted apart.
+
+    Judge calls use the same retries and budget as the application's; their usage and cost
+    are kept apart so reports can show what judging cost.
+    """
+
+    def __init__(
+        self, ctx: RunContext, cassette: CaseCassette, client: httpx.Client, transport: CassetteTransport
+    ):
+        self._ctx = ctx
+        self._cassette = cassette
+        self._client = client
+        self._transport = transport
+        self.usage = Usage()
+        self.cost_usd: float | None = 0.0
+        self.retries = 0
+        self._lock = threading.Lock()
+
+    def _count(self, response: LLMResponse) -> LLMResponse:
+        cost = response.cost_usd
+        if cost is None:
+            cost = self._ctx.prices.cost(response.model, response.usage)
+            response = replace(response, cost_usd=cost)
+        if not response.replayed:
+            self._ctx.add_spend(cost)
+        with self._lock:
+            self.usage = self.usage + response.usage
+            self.cost_usd = None if cost is None or self.cost_usd is None else self.cost_usd + cost
+        return response
+
+    def complete(self, prompt: RenderedPrompt, provider: ProviderSpec) -> LLMResponse:
+        try:
+            outcome = call_with_fallbacks(
+                provider, prompt, self._ctx, self._cassette, self._client, self._transport
+            )
+        except CallFailed as exc:
+            self.retries += exc.retries
+            raise ProviderError(f"judge call failed: {exc}") from None
+        self.retries += outcome.retries
+        return self._count(outcome.response)
+
+    def embed(self, texts: list[str], provider: ProviderSpec) -> list[list[float]]:
+        instance = self._ctx.provider(provider)
+        embed = getattr(instance, "embed", None)
+        if embed is None:
+            raise ProviderError(f"provider {provider.id!r} cannot embed text; use an openai: embedding model")
+        try:
+            with routed_to(self._transport):
+                vectors, response = embed(texts, self._client)
+            self._cassette.commit()
+        except (ProviderError, CassetteError):
+            self._cassette.discard()
+            raise
+        self._count(response)
+        return vectors  # type: ignore[no-any-return]
+
+
 def run_case(plan: CasePlan, ctx: RunContext, *, nodeid: str) -> CaseResult:
     """Run one case end to end."""
     try:
@@ -253,12 +312,27 @@ def run_case(plan: CasePlan, ctx: RunContext, *, nodeid: str) -> CaseResult:
     transport = CassetteTransport(cassette, ctx.live_transport)
     client = httpx.Client(transport=transport, timeout=ctx.timeout)
     try:
-        outcome = call_with_fallbacks(plan.provider, rendered, ctx, cassette, client, transport)
-    except CallFailed as exc:
-        return replace(_error_result(plan, ctx, nodeid, str(exc)), retries=exc.retries)
+        try:
+            outcome = call_with_fallbacks(plan.provider, rendered, ctx, cassette, client, transport)
+        except CallFailed as exc:
+            return replace(_error_result(plan, ctx, nodeid, str(exc)), retries=exc.retries)
+        judge = CaseJudge(ctx, cassette, client, transport)
+        result = _score(plan, ctx, nodeid, rendered, outcome, judge)
     finally:
         client.close()
-    cassette.save()
+        # What was recorded is kept even if a judge failed: the next run replays it.
+        cassette.save()
+    return result
+
+
+def _score(
+    plan: CasePlan,
+    ctx: RunContext,
+    nodeid: str,
+    rendered: RenderedPrompt,
+    outcome: CallOutcome,
+    judge: CaseJudge,
+) -> CaseResult:
     response = outcome.response
     if response.cost_usd is None:  # an application under test may report its own cost
         response = replace(response, cost_usd=ctx.prices.cost(response.model, response.usage))
@@ -272,14 +346,18 @@ def run_case(plan: CasePlan, ctx: RunContext, *, nodeid: str) -> CaseResult:
         expected=plan.expected,
         prompt=rendered,
         case_id=f"{plan.suite_path.name}::{plan.case}",
+        judge=judge,
     )
     outcomes = tuple(a.run(actx) for a in plan.assertions)
     score, passed = combine_scores(outcomes, plan.threshold)
+    judge_failures = sum(1 for a in outcomes if a.unscored)
+    # An unparseable judge gating the case makes it "unscored": never a silent pass or zero.
+    unscored = any(a.unscored and a.weight > 0 for a in outcomes)
     return CaseResult(
         nodeid=nodeid,
         suite=ctx.display_path(plan.suite_path),
         case=plan.case,
-        outcome="passed" if passed else "failed",
+        outcome="unscored" if unscored else "passed" if passed else "failed",
         prompt=plan.prompt.name if plan.prompt else None,
         prompt_version=str(plan.prompt.version) if plan.prompt else None,
         provider=plan.provider.display,
@@ -297,7 +375,10 @@ def run_case(plan: CasePlan, ctx: RunContext, *, nodeid: str) -> CaseResult:
         messages=rendered.messages,
         location=f"{ctx.display_path(plan.suite_path)}:{plan.line}",
         answered_by=outcome.answered_by if outcome.answered_by != plan.provider.display else None,
-        retries=outcome.retries,
+        retries=outcome.retries + judge.retries,
+        judge_usage=judge.usage,
+        judge_cost_usd=judge.cost_usd,
+        judge_failures=judge_failures,
     )
 
 

@@ -128,6 +128,14 @@ class AssertionSpec(_Model):
     metric: str | None = None
     min: float | None = None
     max: float | None = None
+    #: The judge (or embedding) provider of a model-graded assertion; default: the suite's
+    #: `judge:` (or `embedding:`), then the ini key.
+    provider: Annotated[ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)] = None
+    #: g-eval: what is judged, and the evaluation steps written in the suite (never regenerated).
+    criteria: str | None = None
+    steps: list[str] | None = None
+    #: g-eval: the scale the judge scores on, normalised to 0–1.
+    scale: tuple[int, int] | None = None
 
     @property
     def negated(self) -> bool:
@@ -195,6 +203,10 @@ class SuiteSpec(_Model):
     input_var: str = "input"
     vars: dict[str, Any] = Field(default_factory=dict)
     defaults: DefaultsSpec = Field(default_factory=lambda: DefaultsSpec())
+    #: The judge of model-graded assertions in this suite (else ini `llmops_judge`).
+    judge: Annotated[ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)] = None
+    #: The embedding provider of `similar` (else ini `llmops_embedding`, else the judge's endpoint).
+    embedding: Annotated[ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)] = None
     tests: list[CaseSpec] = Field(default_factory=list)
     test_cases: list[CaseSpec] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)

@@ -19,7 +19,7 @@ from .errors import PromptError, SuiteError
 from .prompts import Prompt, PromptRegistry, render_template
 from .providers import ProviderRegistry
 from .schema import AssertionSpec, CaseSpec, ProviderSpec, SuiteSpec, parse_model, suggest
-from .yamlio import LineMap, load_yaml_file
+from .yamlio import load_yaml_file
 
 __all__ = ["CasePlan", "SuitePlan", "load_suite", "suite_stem"]
 
@@ -86,8 +86,13 @@ def load_suite(
     prompts: Callable[[Path], PromptRegistry],
     assertions: AssertionRegistry,
     providers: ProviderRegistry,
+    judge: ProviderSpec | None = None,
+    embedding: ProviderSpec | None = None,
 ) -> SuitePlan:
-    """Parse, validate and expand a suite file; ``prompts(suite_dir)`` gives its registry."""
+    """Parse, validate and expand a suite file; ``prompts(suite_dir)`` gives its registry.
+
+    ``judge`` and ``embedding`` are the run's defaults (ini); a suite's own `judge:` wins.
+    """
     data, lines = load_yaml_file(path)
     spec = parse_model(SuiteSpec, data, lines, path, "suite")
     base_dir = path.parent
@@ -128,10 +133,21 @@ def load_suite(
 
     cases: list[CasePlan] = []
     seen: dict[str, int] = {}
-    defaults_lines = lines.sub(("defaults",))
-    default_asserts = _prepare_all(
-        spec.defaults.assert_, None, assertions, base_dir, path, defaults_lines, ("assert",), {}
+    preparer = _Preparer(
+        assertions, base_dir, path, judge=spec.judge or judge, embedding=spec.embedding or embedding
     )
+    defaults_lines = lines.sub(("defaults",))
+    # Defaults whose value needs no case variable are prepared once, the rest per case.
+    default_asserts = [
+        (
+            item,
+            defaults_lines.line(("assert", i)),
+            None
+            if _is_templated(item.value)
+            else preparer.prepare(item, None, defaults_lines.line(("assert", i)), {}),
+        )
+        for i, item in enumerate(spec.defaults.assert_)
+    ]
     for key in ("tests", "test_cases"):
         case_specs: Sequence[CaseSpec] = getattr(spec, key)
         for index, case in enumerate(case_specs):
@@ -149,12 +165,15 @@ def load_suite(
             if case.prompt is not None:
                 variables[spec.input_var] = case.prompt
             template_vars = {**variables, "expected": case.expected}
-            case_asserts = _prepare_all(
-                case.assert_, case.name, assertions, base_dir, path, case_lines, ("assert",), template_vars
-            )
             prepared = (
-                *default_asserts_for(default_asserts, template_vars, assertions, base_dir, path),
-                *case_asserts,
+                *(
+                    ready or preparer.prepare(item, None, item_line, template_vars)
+                    for item, item_line, ready in default_asserts
+                ),
+                *(
+                    preparer.prepare(item, case.name, case_lines.line(("assert", i)), template_vars)
+                    for i, item in enumerate(case.assert_)
+                ),
             )
             if not prepared:
                 raise SuiteError(
@@ -215,15 +234,6 @@ def _check_provider(spec: ProviderSpec, providers: ProviderRegistry, path: Path,
         raise SuiteError(str(exc), path=path, line=line) from None
 
 
-@dataclass(frozen=True, slots=True)
-class _DeferredDefault:
-    """A suite default whose value uses case variables, prepared per case."""
-
-    spec: AssertionSpec
-    line: int | None
-    prepared: PreparedAssertion | None
-
-
 def _is_templated(value: Any) -> bool:
     if isinstance(value, str):
         return "{{" in value or "{%" in value
@@ -234,75 +244,38 @@ def _is_templated(value: Any) -> bool:
     return False
 
 
-def _prepare_one(
-    spec: AssertionSpec,
-    case: str | None,
-    registry: AssertionRegistry,
-    base_dir: Path,
-    path: Path,
-    line: int | None,
-    variables: Mapping[str, Any],
-) -> PreparedAssertion:
-    try:
-        if _is_templated(spec.value):
-            spec = spec.model_copy(update={"value": _render_value(spec.value, variables)})
-        return registry.prepare(spec, base_dir=base_dir, line=line)
-    except SuiteError as exc:
-        raise SuiteError(_where(case) + exc.bare_message, path=path, line=line) from None
-    except jinja2.UndefinedError as exc:
-        raise SuiteError(
-            f"{_where(case)}assertion {spec.type!r}: `value` uses {exc}; variables: "
-            f"{', '.join(sorted(variables)) or 'none'}",
-            path=path,
-            line=line,
-        ) from None
-    except jinja2.TemplateError as exc:
-        raise SuiteError(
-            f"{_where(case)}assertion {spec.type!r}: bad template in `value`: {exc}", path=path, line=line
-        ) from None
+@dataclass(frozen=True, slots=True)
+class _Preparer:
+    """Prepares a suite's assertions: renders templated values, fills in the judge, validates."""
 
+    registry: AssertionRegistry
+    base_dir: Path
+    path: Path
+    judge: ProviderSpec | None = None
+    embedding: ProviderSpec | None = None
 
-def _where(case: str | None) -> str:
-    return f"case {case!r}: " if case else "defaults: "
-
-
-def _prepare_all(
-    specs: Sequence[AssertionSpec],
-    case: str | None,
-    registry: AssertionRegistry,
-    base_dir: Path,
-    path: Path,
-    lines: LineMap,
-    key: tuple[str],
-    variables: Mapping[str, Any],
-) -> list[_DeferredDefault] | tuple[PreparedAssertion, ...]:
-    if case is None:  # suite defaults: prepare now unless the value needs a case's variables
-        out: list[_DeferredDefault] = []
-        for index, spec in enumerate(specs):
-            line = lines.line((*key, index))
-            prepared = (
-                None
-                if _is_templated(spec.value)
-                else _prepare_one(spec, None, registry, base_dir, path, line, variables)
-            )
-            out.append(_DeferredDefault(spec, line, prepared))
-        return out
-    return tuple(
-        _prepare_one(spec, case, registry, base_dir, path, lines.line((*key, index)), variables)
-        for index, spec in enumerate(specs)
-    )
-
-
-def default_asserts_for(
-    defaults: Any,
-    variables: Mapping[str, Any],
-    registry: AssertionRegistry,
-    base_dir: Path,
-    path: Path,
-) -> tuple[PreparedAssertion, ...]:
-    return tuple(
-        d.prepared
-        if d.prepared is not None
-        else _prepare_one(d.spec, None, registry, base_dir, path, d.line, variables)
-        for d in defaults
-    )
+    def prepare(
+        self, spec: AssertionSpec, case: str | None, line: int | None, variables: Mapping[str, Any]
+    ) -> PreparedAssertion:
+        where = f"case {case!r}: " if case else "defaults: "
+        try:
+            if _is_templated(spec.value):
+                spec = spec.model_copy(update={"value": _render_value(spec.value, variables)})
+            if spec.provider is None and self.registry.uses_judge(spec.base_type):
+                default = self.embedding or self.judge if spec.base_type == "similar" else self.judge
+                if default is not None:
+                    spec = spec.model_copy(update={"provider": default})
+            return self.registry.prepare(spec, base_dir=self.base_dir, line=line)
+        except SuiteError as exc:
+            raise SuiteError(where + exc.bare_message, path=self.path, line=line) from None
+        except jinja2.UndefinedError as exc:
+            raise SuiteError(
+                f"{where}assertion {spec.type!r}: `value` uses {exc}; variables: "
+                f"{', '.join(sorted(variables)) or 'none'}",
+                path=self.path,
+                line=line,
+            ) from None
+        except jinja2.TemplateError as exc:
+            raise SuiteError(
+                f"{where}assertion {spec.type!r}: bad template in `value`: {exc}", path=self.path, line=line
+            ) from None

@@ -19,9 +19,11 @@ from ..schema import AssertionSpec, suggest
 
 if TYPE_CHECKING:
     from ..prompts import RenderedPrompt
+    from ..schema import ProviderSpec
 
 __all__ = [
     "AssertionContext",
+    "Judge",
     "AssertionFactory",
     "AssertionRegistry",
     "Check",
@@ -29,6 +31,18 @@ __all__ = [
     "default_registry",
     "register_assertion",
 ]
+
+
+class Judge(Protocol):
+    """Model calls on behalf of an assertion: recorded in the case's cassette, counted apart."""
+
+    def complete(self, prompt: RenderedPrompt, provider: ProviderSpec) -> LLMResponse:
+        """A chat completion from ``provider`` (raises ``ProviderError`` / ``CassetteError``)."""
+        ...
+
+    def embed(self, texts: list[str], provider: ProviderSpec) -> list[list[float]]:
+        """Embeddings from an OpenAI-compatible ``/embeddings`` endpoint, one per text."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +56,8 @@ class AssertionContext:
     prompt: RenderedPrompt | None = None
     #: Where the case lives, e.g. ``test_support.llmops.yaml::refund``; for messages.
     case_id: str = ""
+    #: For judge and similarity assertions; None outside a case run.
+    judge: Judge | None = None
 
 
 class Check(Protocol):
@@ -74,19 +90,21 @@ class PreparedAssertion:
             grade = Grade(False, 0.0, f"the check raised {type(exc).__name__}: {exc}")
             if self.spec.negated:  # an error is never turned into a pass by `not-`
                 return self._result(grade)
-        if self.spec.negated:
-            grade = Grade(not grade.passed, 1.0 - grade.score, f"not: {grade.reason}")
+        if self.spec.negated and not grade.unscored:  # `not-` never turns "unscored" into a pass
+            grade = Grade(not grade.passed, 1.0 - grade.score, f"not: {grade.reason}", raw=grade.raw)
         return self._result(grade)
 
     def _result(self, grade: Grade) -> AssertionResult:
         return AssertionResult(
             type=self.spec.type,
-            passed=grade.passed,
+            passed=grade.passed and not grade.unscored,
             score=max(0.0, min(1.0, float(grade.score))),
             reason=grade.reason,
             weight=self.spec.weight,
             metric=self.spec.metric,
             line=self.line,
+            unscored=grade.unscored,
+            raw=grade.raw,
         )
 
 
@@ -95,13 +113,25 @@ class AssertionRegistry:
 
     def __init__(self) -> None:
         self._factories: dict[str, AssertionFactory] = {}
+        self._judged: set[str] = set()
 
-    def register(self, name: str, factory: AssertionFactory, *, replace: bool = False) -> None:
+    def register(
+        self, name: str, factory: AssertionFactory, *, replace: bool = False, uses_judge: bool = False
+    ) -> None:
+        """Add a type; ``uses_judge`` types get the suite's (or ini's) judge as ``spec.provider``."""
         if name.startswith("not-"):
             raise ValueError(f"register {name[4:]!r}; the `not-` form comes for free")
         if name in self._factories and not replace:
             raise ValueError(f"assertion type {name!r} is already registered")
         self._factories[name] = factory
+        if uses_judge:
+            self._judged.add(name)
+        else:
+            self._judged.discard(name)
+
+    def uses_judge(self, name: str) -> bool:
+        """Whether a type calls a model (a judge or an embedding endpoint)."""
+        return name.removeprefix("not-") in self._judged
 
     def names(self) -> list[str]:
         return sorted(self._factories)
@@ -132,12 +162,12 @@ default_registry = AssertionRegistry()
 
 
 def register_assertion(
-    name: str, *, registry: AssertionRegistry | None = None
+    name: str, *, registry: AssertionRegistry | None = None, uses_judge: bool = False
 ) -> Callable[[AssertionFactory], AssertionFactory]:
     """Decorator: ``@register_assertion("contains")`` on a factory."""
 
     def decorate(factory: AssertionFactory) -> AssertionFactory:
-        (registry or default_registry).register(name, factory)
+        (registry or default_registry).register(name, factory, uses_judge=uses_judge)
         return factory
 
     return decorate

@@ -25,7 +25,7 @@ from .base import (
     read_api_key,
 )
 
-__all__ = ["DEFAULT_BASE_URL", "OpenAIProvider", "parse_chat_completion", "parse_chat_stream"]
+__all__ = ["DEFAULT_BASE_URL", "OpenAIProvider", "embed", "parse_chat_completion", "parse_chat_stream"]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -78,6 +78,52 @@ class OpenAIProvider:
             return parse_chat_stream(response, provider=self.id, url=url, model=model)
         body = json_body(response, provider=self.id, url=url)
         return parse_chat_completion(body, response, provider=self.id, url=url, model=model)
+
+    def embed(self, texts: list[str], client: httpx.Client) -> tuple[list[list[float]], LLMResponse]:
+        """Embeddings for ``similar`` assertions."""
+        return embed(self, texts, client)
+
+
+def embed(
+    provider: OpenAIProvider, texts: list[str], client: httpx.Client
+) -> tuple[list[list[float]], LLMResponse]:
+    """``POST {base_url}/embeddings``: one vector per text, in order."""
+    model = provider.spec.model
+    if not model:
+        raise ProviderError(f"{provider.id}: name the embedding model, e.g. openai:text-embedding-3-small")
+    url = f"{provider.base_url()}/embeddings"
+    headers = {}
+    key = read_api_key(provider.key_env)
+    if key:
+        headers["authorization"] = f"Bearer {key}"
+    response = post(
+        client,
+        provider=provider.id,
+        url=url,
+        payload={"model": model, "input": texts, "encoding_format": "float"},
+        headers=headers,
+        key_env=provider.key_env,
+        timeout=provider.spec.timeout,
+    )
+    body = json_body(response, provider=provider.id, url=url)
+    data = body.get("data") if isinstance(body, Mapping) else None
+    if not isinstance(data, list) or len(data) != len(texts):
+        raise malformed(provider.id, url, f"`data` with {len(texts)} embeddings", body)
+    try:
+        ordered = sorted(data, key=lambda item: int(item.get("index", 0)))
+        vectors = [[float(x) for x in item["embedding"]] for item in ordered]
+    except (AttributeError, KeyError, TypeError, ValueError):
+        raise malformed(provider.id, url, "float `embedding` lists", body) from None
+    usage = body.get("usage") if isinstance(body.get("usage"), Mapping) else {}
+    latency_ms, replayed = exchange_latency(response)
+    return vectors, LLMResponse(
+        text="",
+        provider=provider.id,
+        model=str(body.get("model") or model),
+        usage=Usage(input_tokens=int(usage.get("prompt_tokens") or 0)),
+        latency_ms=latency_ms,
+        replayed=replayed,
+    )
 
 
 def _usage(usage: Any) -> Usage:
