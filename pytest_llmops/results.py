@@ -166,6 +166,8 @@ class CaseResult:
     runs: tuple[Mapping[str, Any], ...] = ()
     #: Where the case is written: ``path:line``.
     location: str = ""
+    #: How repeated runs were reduced, e.g. "pass_rate 0.8: at least 80% of 5 runs must pass".
+    reduce: str | None = None
 
     @property
     def variant(self) -> str:
@@ -218,4 +220,5 @@ class CaseResult:
             messages=tuple(Message(m["role"], m["content"]) for m in data.get("messages", ())),
             runs=tuple(data.get("runs", ())),
             location=str(data.get("location", "")),
+            reduce=data.get("reduce"),
         )

@@ -23,6 +23,7 @@ from .cassettes import CaseCassette, CassetteTransport, RecordMode, cassette_fil
 from .errors import BudgetExhaustedError, CassetteError, PromptRenderError, ProviderError
 from .interception import OWNED, routed_to
 from .pricing import PriceTable, default_prices
+from .repeats import reduce_runs
 from .prompts import RenderedPrompt, render_template
 from .providers import Provider, ProviderRegistry, default_providers
 from .results import AssertionResult, CaseResult, LLMResponse, Message, Usage
@@ -52,6 +53,10 @@ class RunContext:
     retry_max_backoff: float = 30.0
     #: Seconds one case may spend on its calls, retries and fallbacks included.
     case_timeout: float = 300.0
+    #: Runs per case unless the suite says otherwise (ini `llmops_repeat`).
+    repeat_default: int = 1
+    #: Runs per case whatever the suite says (`--llmops-repeat`).
+    repeat_override: int | None = None
     #: USD that live calls may spend in this run (``--llmops-budget``); None = no cap.
     budget_usd: float | None = None
     spent_usd: float = 0.0
@@ -311,18 +316,23 @@ def run_case(plan: CasePlan, ctx: RunContext, *, nodeid: str) -> CaseResult:
         return _error_result(plan, ctx, nodeid, str(exc))
     transport = CassetteTransport(cassette, ctx.live_transport)
     client = httpx.Client(transport=transport, timeout=ctx.timeout)
+    runs = ctx.repeat_override or plan.repeat or ctx.repeat_default
+    results = []
     try:
-        try:
-            outcome = call_with_fallbacks(plan.provider, rendered, ctx, cassette, client, transport)
-        except CallFailed as exc:
-            return replace(_error_result(plan, ctx, nodeid, str(exc)), retries=exc.retries)
-        judge = CaseJudge(ctx, cassette, client, transport)
-        result = _score(plan, ctx, nodeid, rendered, outcome, judge)
+        # One cassette for all runs: run i replays the i-th recording of the same request.
+        for _ in range(runs):
+            try:
+                outcome = call_with_fallbacks(plan.provider, rendered, ctx, cassette, client, transport)
+            except CallFailed as exc:
+                results.append(replace(_error_result(plan, ctx, nodeid, str(exc)), retries=exc.retries))
+                continue
+            judge = CaseJudge(ctx, cassette, client, transport)
+            results.append(_score(plan, ctx, nodeid, rendered, outcome, judge))
     finally:
         client.close()
-        # What was recorded is kept even if a judge failed: the next run replays it.
+        # What was recorded is kept even if a later run failed: the next run replays it.
         cassette.save()
-    return result
+    return reduce_runs(results, plan.reduce, plan.threshold)
 
 
 def _score(

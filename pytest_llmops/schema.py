@@ -159,6 +159,16 @@ def _check_tags(tags: list[str]) -> list[str]:
 Tags = Annotated[list[str], BeforeValidator(_as_list)]
 
 
+def _check_reduce(value: Any) -> Any:
+    from .repeats import parse_reduce
+
+    parse_reduce(value)  # raises ValueError with the allowed forms
+    return value
+
+
+Reduce = Annotated[str | dict[str, Any] | None, BeforeValidator(_check_reduce)]
+
+
 class DefaultsSpec(_Model):
     """Merged into every case of the suite."""
 
@@ -166,6 +176,9 @@ class DefaultsSpec(_Model):
     assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
     threshold: float | None = Field(None, ge=0, le=1)
     tags: Tags = Field(default_factory=list)
+    #: Run each case this many times (non-deterministic output), reduced with `reduce`.
+    repeat: int | None = Field(None, ge=1, le=1000)
+    reduce: Reduce = None
 
 
 class CaseSpec(_Model):
@@ -180,6 +193,8 @@ class CaseSpec(_Model):
     category: str | None = None
     prompt: str | None = None
     threshold: float | None = Field(None, ge=0, le=1)
+    repeat: int | None = Field(None, ge=1, le=1000)
+    reduce: Reduce = None
     skip: bool | str = False
     xfail: bool | str = False
 

@@ -18,6 +18,7 @@ from .assertions import AssertionRegistry, PreparedAssertion
 from .errors import PromptError, SuiteError
 from .prompts import Prompt, PromptRegistry, render_template
 from .providers import ProviderRegistry
+from .repeats import ReduceRule, parse_reduce
 from .schema import AssertionSpec, CaseSpec, ProviderSpec, SuiteSpec, parse_model, suggest
 from .yamlio import load_yaml_file
 
@@ -55,6 +56,9 @@ class CasePlan:
     skip: bool | str = False
     xfail: bool | str = False
     description: str | None = None
+    #: Runs of this case; None: the run's default (ini `llmops_repeat`, `--llmops-repeat`).
+    repeat: int | None = None
+    reduce: ReduceRule = field(default_factory=lambda: ReduceRule("pass^k"))
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -193,6 +197,14 @@ def load_suite(
                 dict.fromkeys([*spec.defaults.tags, *case.tags, *([case.category] if case.category else [])])
             )
             threshold = case.threshold if case.threshold is not None else spec.defaults.threshold
+            reduce = parse_reduce(case.reduce if case.reduce is not None else spec.defaults.reduce)
+            if reduce.kind == "mean" and threshold is None:
+                raise SuiteError(
+                    f"case {case.name!r}: `reduce: mean` compares the mean score with a threshold; "
+                    "set `threshold:` on the case or in `defaults:`",
+                    path=path,
+                    line=line,
+                )
             for prompt in resolved:
                 for provider in spec.provider:
                     label = f"{prompt.ref}-{provider.display}" if prompt else provider.display
@@ -214,6 +226,8 @@ def load_suite(
                             skip=case.skip,
                             xfail=case.xfail,
                             description=case.description,
+                            repeat=case.repeat or spec.defaults.repeat,
+                            reduce=reduce,
                         )
                     )
     return SuitePlan(path, spec, tuple(cases))
