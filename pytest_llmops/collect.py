@@ -81,11 +81,20 @@ class CaseItem(pytest.Item):
         self.plan = plan
         self.result: CaseResult | None = None
 
+    @property
+    def skipped(self) -> bool:
+        """Marked to be skipped by its suite: no call is made for it, not even ahead."""
+        return self.get_closest_marker("skip") is not None
+
+    def run_plan(self) -> CaseResult:
+        """Run the case's calls and checks (maybe in a prefetch thread: touches no pytest state)."""
+        return run_case(self.plan, _state(self.config).run, nodeid=self.nodeid)
+
     def runtest(self) -> None:
         from .plugin import RESULT_PROPERTY
 
         state = _state(self.config)
-        result = run_case(self.plan, state.run, nodeid=self.nodeid)
+        result = state.prefetcher.take(self.nodeid) if state.prefetcher else self.run_plan()
         self.result = result
         self.user_properties.append((RESULT_PROPERTY, result.to_dict()))
         if result.outcome != "passed":

@@ -7,12 +7,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shlex
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -23,9 +24,9 @@ from .cassettes import CaseCassette, CassetteTransport, RecordMode, cassette_fil
 from .errors import BudgetExhaustedError, CassetteError, PromptRenderError, ProviderError
 from .interception import OWNED, routed_to
 from .pricing import PriceTable, default_prices
-from .repeats import reduce_runs
 from .prompts import RenderedPrompt, render_template
 from .providers import Provider, ProviderRegistry, default_providers
+from .repeats import reduce_runs
 from .results import AssertionResult, CaseResult, LLMResponse, Message, Usage
 from .schema import ProviderSpec
 from .suite import CasePlan, suite_stem
@@ -57,12 +58,15 @@ class RunContext:
     repeat_default: int = 1
     #: Runs per case whatever the suite says (`--llmops-repeat`).
     repeat_override: int | None = None
+    #: Told about every HTTP 429, so concurrency can back off.
+    on_rate_limit: Callable[[], None] | None = field(default=None, repr=False)
     #: USD that live calls may spend in this run (``--llmops-budget``); None = no cap.
     budget_usd: float | None = None
     spent_usd: float = 0.0
     _live: httpx.HTTPTransport | None = field(default=None, repr=False)
     _instances: dict[str, Provider] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _budget_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _secret_envs: set[str] = field(default_factory=lambda: set(DEFAULT_SECRET_ENVS), repr=False)
 
     def provider(self, spec: ProviderSpec) -> Provider:
@@ -96,6 +100,28 @@ class RunContext:
         base = spec.retry_backoff if spec.retry_backoff is not None else self.retry_backoff
         ceiling = min(self.retry_max_backoff, base * 2**attempt)
         return random.uniform(ceiling / 2, ceiling)  # "equal jitter": spread retries, keep a floor
+
+    @contextlib.contextmanager
+    def budget_guard(self) -> Iterator[None]:
+        """With a budget, calls run one at a time, so the cap is checked against exact spend.
+
+        Without it, concurrent live calls could all start before any of their costs is known,
+        and together overshoot the cap; one at a time, the overshoot is at most the one call
+        that crosses it, as in a serial run. Replays are instant, so little is lost.
+        """
+        if self.budget_usd is None:
+            yield
+            return
+        with self._budget_lock:
+            yield
+
+    def priced(self, response: LLMResponse) -> LLMResponse:
+        """Price a response (an application may report its own cost) and count live spend."""
+        if response.cost_usd is None:
+            response = replace(response, cost_usd=self.prices.cost(response.model, response.usage))
+        if not response.replayed:
+            self.add_spend(response.cost_usd)
+        return response
 
     def add_spend(self, cost_usd: float | None) -> None:
         """Count the cost of a live call against the budget."""
@@ -214,12 +240,14 @@ def call_with_fallbacks(
         attempt = 0
         while True:
             try:
-                with routed_to(transport):
-                    response = provider.complete(rendered, client)
+                with ctx.budget_guard(), routed_to(transport):
+                    response = ctx.priced(provider.complete(rendered, client))
                 cassette.commit()
                 return CallOutcome(response, candidate.display, retries)
             except (ProviderError, CassetteError) as exc:
                 cassette.discard()  # nothing half-recorded: a failed try leaves no trace
+                if ctx.on_rate_limit is not None and getattr(exc, "status", None) == 429:
+                    ctx.on_rate_limit()
                 retryable = isinstance(exc, ProviderError) and exc.retryable
                 if retryable and attempt < limit:
                     wait = ctx.backoff(candidate, attempt, getattr(exc, "retry_after", None))
@@ -261,12 +289,8 @@ class CaseJudge:
         self._lock = threading.Lock()
 
     def _count(self, response: LLMResponse) -> LLMResponse:
+        """Add a priced judge response to the judge's totals."""
         cost = response.cost_usd
-        if cost is None:
-            cost = self._ctx.prices.cost(response.model, response.usage)
-            response = replace(response, cost_usd=cost)
-        if not response.replayed:
-            self._ctx.add_spend(cost)
         with self._lock:
             self.usage = self.usage + response.usage
             self.cost_usd = None if cost is None or self.cost_usd is None else self.cost_usd + cost
@@ -289,8 +313,9 @@ class CaseJudge:
         if embed is None:
             raise ProviderError(f"provider {provider.id!r} cannot embed text; use an openai: embedding model")
         try:
-            with routed_to(self._transport):
+            with self._ctx.budget_guard(), routed_to(self._transport):
                 vectors, response = embed(texts, self._client)
+                response = self._ctx.priced(response)
             self._cassette.commit()
         except (ProviderError, CassetteError):
             self._cassette.discard()
@@ -344,10 +369,6 @@ def _score(
     judge: CaseJudge,
 ) -> CaseResult:
     response = outcome.response
-    if response.cost_usd is None:  # an application under test may report its own cost
-        response = replace(response, cost_usd=ctx.prices.cost(response.model, response.usage))
-    if not response.replayed:
-        ctx.add_spend(response.cost_usd)
 
     actx = AssertionContext(
         output=response.text,
