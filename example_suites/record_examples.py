@@ -99,6 +99,13 @@ SUPPORT_BOT = [
     (r"Klingon", "I'm sorry, our knowledge base doesn't cover that. Would you like me to connect you with a human agent?"),
 ]
 
+FAQ = [
+    (r"Professional plan", "The Professional plan is $29/mo, billed monthly or yearly."),
+    (r"free plan", "There is no free plan, but the Starter plan is only $9/mo."),
+    (r"export my data", "Yes. Use Project menu > Export to download CSV or JSON."),
+    (r"SSO", "Yes, single sign-on comes with the Enterprise plan."),
+]
+
 TRIAGE = [
     (r"charged twice", "billing"),
     (r"504 timeouts", "technical"),
@@ -117,6 +124,8 @@ def script(server: ScriptedLLMServer) -> None:
     for pattern, label in TRIAGE:
         server.reply(label, match=pattern)
     for pattern, reply in SUPPORT_BOT:
+        server.reply(reply, match=pattern)
+    for pattern, reply in FAQ:
         server.reply(reply, match=pattern)
 
 

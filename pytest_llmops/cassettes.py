@@ -43,6 +43,7 @@ from vcr.serializers import yamlserializer
 from .errors import CassetteCorruptError, CassetteMismatchError, CassetteMissingError
 from .fileio import atomic_write_text
 from .providers.base import DEADLINE, EXTENSION
+from .redaction import redact_text
 
 __all__ = [
     "CaseCassette",
@@ -124,6 +125,64 @@ def _pretty_body(body: Any) -> list[str]:
         return str(body).splitlines()
 
 
+class _Parsed:
+    """Hands vcrpy's ``deserialize`` a document that is already parsed and checked."""
+
+    def __init__(self, data: Any) -> None:
+        self.data = data
+
+    def deserialize(self, _text: str) -> Any:
+        return self.data
+
+
+def _check_cassette(data: Any) -> None:
+    """Check the shape of a cassette document; a ``ValueError`` says which interaction and key.
+
+    Header values written as a plain string (a natural hand edit) become one-item lists.
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("interactions"), list):
+        raise ValueError("expected a mapping with an `interactions:` list")
+    for number, interaction in enumerate(data["interactions"], 1):
+        where = f"interaction {number}"
+        if not isinstance(interaction, dict):
+            raise ValueError(f"{where} is not a mapping")
+        request, response = interaction.get("request"), interaction.get("response")
+        if not isinstance(request, dict) or not isinstance(response, dict):
+            raise ValueError(f"{where}: `request` and `response` must both be mappings")
+        unknown = set(request) - {"method", "uri", "body", "headers"}
+        if unknown or not isinstance(request.get("method"), str) or not isinstance(request.get("uri"), str):
+            raise ValueError(f"{where}: `request` needs a text `method` and `uri` (and only body, headers)")
+        if not isinstance(request.get("body"), (str, bytes, type(None))):
+            raise ValueError(f"{where}: `request.body` must be text")
+        _check_headers(request, where + ": `request.headers`")
+        status = response.get("status")
+        code = status.get("code") if isinstance(status, dict) else None
+        if type(code) is not int or not 100 <= code <= 599:
+            raise ValueError(f"{where}: `response.status.code` must be an HTTP status, not {code!r}")
+        body = response.get("body")
+        if not isinstance(body, dict) or not isinstance(body.get("string"), (str, bytes, type(None))):
+            raise ValueError(f"{where}: `response.body.string` must be text")
+        _check_headers(response, where + ": `response.headers`")
+        facts = response.get("llmops")
+        if facts is not None and not (
+            isinstance(facts, dict)
+            and all(type(facts.get(key)) in (int, float, type(None)) for key in ("latency_ms", "ttft_ms"))
+        ):
+            raise ValueError(f"{where}: `response.llmops` must map latency_ms and ttft_ms to numbers")
+
+
+def _check_headers(message: dict[str, Any], where: str) -> None:
+    headers = message.setdefault("headers", {})
+    if not isinstance(headers, dict):
+        raise ValueError(f"{where} must be a mapping")
+    for name, values in headers.items():
+        if isinstance(values, str):
+            headers[name] = values = [values]
+        texts = isinstance(values, list) and all(isinstance(v, str) for v in values)
+        if not (isinstance(name, str) and texts):
+            raise ValueError(f"{where}: {name!r} must map to text values")
+
+
 class CaseCassette:
     """The recordings of one case, loaded from and saved to one vcrpy cassette file."""
 
@@ -133,12 +192,13 @@ class CaseCassette:
         mode: RecordMode,
         *,
         record_command: str = "",
-        secrets: Iterable[str] = (),
+        secrets: Iterable[str] | Callable[[], Iterable[str]] = (),
     ) -> None:
         self.path = path
         self.mode = mode
         self.record_command = record_command
-        self._secrets = tuple(s for s in secrets if s and len(s) >= 4)
+        #: A callable is asked at each save: a provider first used during the case adds its key.
+        self._secrets = secrets if callable(secrets) else tuple(secrets)
         self._recorded: list[tuple[VcrRequest, dict[str, Any]]] = []
         self._played: set[int] = set()
         self._pending: list[tuple[VcrRequest, dict[str, Any]]] = []
@@ -153,10 +213,9 @@ class CaseCassette:
             if not text.strip():
                 self.existed = False
                 return
-            requests, responses, *_ = vcr_deserialize(text, yamlserializer)
-            for response in responses:
-                if not (isinstance(response, dict) and "status" in response and "body" in response):
-                    raise ValueError("an interaction has no status or body")
+            data = yamlserializer.deserialize(text)
+            _check_cassette(data)  # vcrpy trusts the shape; a hand edit must not crash a replay
+            requests, responses, *_ = vcr_deserialize(text, _Parsed(data))
         except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
             raise CassetteCorruptError(
                 f"cassette {self.path} cannot be read ({type(exc).__name__}: {exc}). It was edited by "
@@ -263,20 +322,20 @@ class CaseCassette:
         """Write the cassette atomically if this run recorded anything."""
         if not self._committed:
             return
-        if self.mode is RecordMode.ALL:
-            interactions = list(self._committed)
-        else:
-            interactions = [*self._recorded, *self._committed]
+        # In `all` mode nothing was loaded, so this is only what this run recorded; a case (or a
+        # Python test) that saves twice keeps what its first save wrote.
+        interactions = [*self._recorded, *self._committed]
         text = vcr_serialize(
             {"requests": [r for r, _ in interactions], "responses": [r for _, r in interactions]},
             yamlserializer,
         )
-        for secret in self._secrets:  # last guard: a key that slipped into a body or URL
-            text = text.replace(secret, REDACTED)
+        secrets = self._secrets() if callable(self._secrets) else self._secrets
+        text = redact_text(text, secrets)  # last guard: a key that slipped into a body or URL
         atomic_write_text(self.path, text)
         self._recorded = interactions
         self._committed = []
-        self.existed = True
+        # `existed` stays as it was when the case began: in `once` mode a case that recorded
+        # its first call must still record its second.
 
 
 LiveTransportFactory = Callable[[], httpx.BaseTransport]

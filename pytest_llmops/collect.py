@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from .errors import LlmopsError
+from .redaction import redact_result
 from .reporting import format_case_failure
 from .results import CaseResult
 from .runner import run_case
@@ -51,6 +52,7 @@ class SuiteFile(pytest.File):
             )
         except LlmopsError as exc:
             raise self.CollectError(_relative_paths(str(exc), self.config)) from None
+        self._claim_cassettes(plan.cases, state)
         for case in plan.cases:
             # An explicit nodeid is parsed into name and [params] the way pytest parses the ids
             # it caches; built from `name` alone, "case[...]" would never equal a cached id
@@ -67,6 +69,27 @@ class SuiteFile(pytest.File):
                     pytest.mark.xfail(reason=_reason(case.xfail, "expected to fail"), strict=False)
                 )
             yield item
+
+
+    def _claim_cassettes(self, cases: Sequence[CasePlan], state: LlmopsState) -> None:
+        """Two items recording to one cassette would overwrite each other (in threads or workers too)."""
+        owners = self.config.stash.setdefault(_CASSETTE_OWNERS, {})
+        for case in cases:
+            nodeid = f"{self.nodeid}::{case.name}"
+            path = state.run.cassette_path(case)
+            owner = owners.setdefault(path, nodeid)
+            if owner != nodeid:
+                raise self.CollectError(
+                    f"{nodeid} and {owner} would record to the same cassette, "
+                    f"{state.run.display_path(path)}, and overwrite each other's recordings. Cassettes "
+                    "are named after the suite file (suites in different folders share "
+                    "llmops_cassette_dir) and the case: rename one of the suite files, or the case, "
+                    "or give the provider a distinct `label`."
+                )
+
+
+#: Cassette path -> the item that records to it, for every suite collected in this run.
+_CASSETTE_OWNERS = pytest.StashKey[dict[Path, str]]()
 
 
 def _reason(value: bool | str, default: str) -> str:
@@ -88,7 +111,9 @@ class CaseItem(pytest.Item):
 
     def run_plan(self) -> CaseResult:
         """Run the case's calls and checks (maybe in a prefetch thread: touches no pytest state)."""
-        return run_case(self.plan, _state(self.config).run, nodeid=self.nodeid)
+        ctx = _state(self.config).run
+        # Keys a model echoed or an error quoted never reach the terminal, reports or JUnit.
+        return redact_result(run_case(self.plan, ctx, nodeid=self.nodeid), ctx.secrets())
 
     def runtest(self) -> None:
         from .plugin import RESULT_PROPERTY

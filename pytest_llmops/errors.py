@@ -16,6 +16,7 @@
     │   └── BudgetExhaustedError   --llmops-budget is spent: no further live call
     └── CassetteError              record/replay problems
         ├── CassetteMissingError   record mode forbids a call that has no recording
+        │   └── NetworkRefusedError  record mode `none` refused a socket outside loopback
         ├── CassetteMismatchError  the request no longer matches its recording
         └── CassetteCorruptError   a cassette file cannot be read
 
@@ -33,6 +34,7 @@ __all__ = [
     "CassetteMismatchError",
     "CassetteMissingError",
     "LlmopsError",
+    "NetworkRefusedError",
     "PromptConflictError",
     "PromptError",
     "PromptNotFoundError",
@@ -159,6 +161,14 @@ class CassetteError(LlmopsError):
 
 class CassetteMissingError(CassetteError):
     """The record mode forbids a live call and the cassette holds no matching recording."""
+
+
+class NetworkRefusedError(CassetteMissingError, ConnectionRefusedError):
+    """In record mode ``none``, code under test tried to reach a host outside loopback.
+
+    Also a ``ConnectionRefusedError``, so library code that cleans up after a failed connect
+    (closing the socket, say) does so as it would for a refused connection.
+    """
 
 
 class CassetteMismatchError(CassetteError):

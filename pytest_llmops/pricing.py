@@ -7,7 +7,8 @@ prices change, so teams override or extend it with a YAML file (ini ``llmops_pri
     gpt-4o-mini: {input: 0.15, output: 0.60, cached_input: 0.075}
     my-finetune: {input: 0.30, output: 1.20}
 
-A model with no price has cost ``None`` and is reported as "unpriced" -- never as free.
+A model with no price has cost ``None`` and is reported as "unpriced" -- never as free. Prices
+that depend on the prompt's length (long-context tiers) are listed at their base tier.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .results import Usage
 
 __all__ = ["PRICES_AS_OF", "Price", "PriceTable", "default_prices"]
 
+#: The day the built-in table was last checked against the providers' pricing pages.
 PRICES_AS_OF = "2026-11-30"
 
 
@@ -46,30 +48,51 @@ class Price:
 
 _BUILTIN: dict[str, Price] = {
     # OpenAI
+    "gpt-5.4": Price(2.50, 15.00, 0.25),
+    "gpt-5.1": Price(1.25, 10.00, 0.125),
     "gpt-5": Price(1.25, 10.00, 0.125),
+    "gpt-5-chat": Price(1.25, 10.00, 0.125),  # gpt-5-chat-latest
+    "gpt-5-pro": Price(15.00, 120.00),
     "gpt-5-mini": Price(0.25, 2.00, 0.025),
     "gpt-5-nano": Price(0.05, 0.40, 0.005),
     "gpt-4.1": Price(2.00, 8.00, 0.50),
     "gpt-4.1-mini": Price(0.40, 1.60, 0.10),
     "gpt-4.1-nano": Price(0.10, 0.40, 0.025),
     "gpt-4o": Price(2.50, 10.00, 1.25),
+    # The first gpt-4o snapshot kept its launch price; an exact name wins over the family.
+    "gpt-4o-2024-05-13": Price(5.00, 15.00),
+    "chatgpt-4o-latest": Price(5.00, 15.00),
     "gpt-4o-mini": Price(0.15, 0.60, 0.075),
+    "o1": Price(15.00, 60.00, 7.50),
+    "o1-mini": Price(1.10, 4.40, 0.55),
+    "o3-pro": Price(20.00, 80.00),
     "o3": Price(2.00, 8.00, 0.50),
     "o3-mini": Price(1.10, 4.40, 0.55),
     "o4-mini": Price(1.10, 4.40, 0.275),
     "gpt-4-turbo": Price(10.00, 30.00),
+    "gpt-4": Price(30.00, 60.00),
     "gpt-3.5-turbo": Price(0.50, 1.50),
     "text-embedding-3-small": Price(0.02, 0.0),
     "text-embedding-3-large": Price(0.13, 0.0),
-    # Anthropic (cached_input is the cache-read price)
+    "text-embedding-ada-002": Price(0.10, 0.0),
+    # Anthropic (cached_input is the cache-read price; cache writes are not counted apart)
+    "claude-sonnet-5-5": Price(2.00, 10.00, 0.10),
+    "claude-sonnet-5": Price(2.00, 10.00, 0.20),
+    "claude-opus-4-7": Price(5.00, 25.00, 0.50),
+    "claude-opus-4-6": Price(5.00, 25.00, 0.50),
+    "claude-sonnet-4-6": Price(3.00, 15.00, 0.30),
     "claude-opus-4-5": Price(5.00, 25.00, 0.50),
     "claude-opus-4-1": Price(15.00, 75.00, 1.50),
     "claude-opus-4": Price(15.00, 75.00, 1.50),
+    "claude-opus-4-0": Price(15.00, 75.00, 1.50),
     "claude-sonnet-4-5": Price(3.00, 15.00, 0.30),
     "claude-sonnet-4": Price(3.00, 15.00, 0.30),
+    "claude-sonnet-4-0": Price(3.00, 15.00, 0.30),
     "claude-3-7-sonnet": Price(3.00, 15.00, 0.30),
+    "claude-3-5-sonnet": Price(3.00, 15.00, 0.30),
     "claude-haiku-4-5": Price(1.00, 5.00, 0.10),
     "claude-3-5-haiku": Price(0.80, 4.00, 0.08),
+    "claude-3-opus": Price(15.00, 75.00, 1.50),
     "claude-3-haiku": Price(0.25, 1.25, 0.03),
 }
 

@@ -23,6 +23,7 @@ from .assertions import AssertionContext
 from .cassettes import CaseCassette, CassetteTransport, RecordMode, cassette_file_name
 from .errors import BudgetExhaustedError, CassetteError, PromptRenderError, ProviderError
 from .interception import OWNED, routed_to
+from .network import guard as network_guard
 from .pricing import PriceTable, default_prices
 from .prompts import RenderedPrompt, render_template
 from .providers import Provider, ProviderRegistry, default_providers
@@ -240,7 +241,7 @@ def call_with_fallbacks(
         attempt = 0
         while True:
             try:
-                with ctx.budget_guard(), routed_to(transport):
+                with ctx.budget_guard(), routed_to(transport), network_guard(ctx.record_mode):
                     response = ctx.priced(provider.complete(rendered, client))
                 cassette.commit()
                 return CallOutcome(response, candidate.display, retries)
@@ -313,7 +314,7 @@ class CaseJudge:
         if embed is None:
             raise ProviderError(f"provider {provider.id!r} cannot embed text; use an openai: embedding model")
         try:
-            with self._ctx.budget_guard(), routed_to(self._transport):
+            with self._ctx.budget_guard(), routed_to(self._transport), network_guard(self._ctx.record_mode):
                 vectors, response = embed(texts, self._client)
                 response = self._ctx.priced(response)
             self._cassette.commit()
@@ -335,7 +336,7 @@ def run_case(plan: CasePlan, ctx: RunContext, *, nodeid: str) -> CaseResult:
             ctx.cassette_path(plan),
             ctx.record_mode,
             record_command=ctx.record_command(nodeid),
-            secrets=ctx.secrets(),
+            secrets=ctx.secrets,  # asked when saving: keys of providers first used in this case count
         )
     except CassetteError as exc:
         return _error_result(plan, ctx, nodeid, str(exc))

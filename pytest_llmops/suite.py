@@ -276,7 +276,8 @@ class _Preparer:
             if _is_templated(spec.value):
                 spec = spec.model_copy(update={"value": _render_value(spec.value, variables)})
             if spec.provider is None and self.registry.uses_judge(spec.base_type):
-                default = self.embedding or self.judge if spec.base_type == "similar" else self.judge
+                # `similar` needs an embedding model: a chat judge would fail at run time.
+                default = self.embedding if spec.base_type == "similar" else self.judge
                 if default is not None:
                     spec = spec.model_copy(update={"provider": default})
             return self.registry.prepare(spec, base_dir=self.base_dir, line=line)

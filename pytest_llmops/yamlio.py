@@ -48,19 +48,45 @@ class LineMap:
         return LineMap({k[n:]: v for k, v in self._lines.items() if k[:n] == prefix})
 
 
-def _walk(node: yaml.Node, path: DataPath, lines: dict[DataPath, int]) -> None:
-    if isinstance(node, yaml.MappingNode):
-        for key_node, value_node in node.value:
-            if not isinstance(key_node, yaml.ScalarNode):
-                continue
-            key_path = (*path, key_node.value)
-            lines[key_path] = key_node.start_mark.line + 1
-            _walk(value_node, key_path, lines)
-    elif isinstance(node, yaml.SequenceNode):
-        for index, item in enumerate(node.value):
-            item_path = (*path, index)
-            lines[item_path] = item.start_mark.line + 1
-            _walk(item, item_path, lines)
+#: Nodes a document may expand to through aliases: far above any real suite, far below a
+#: "billion laughs" document whose aliases multiply until memory runs out.
+MAX_NODES = 200_000
+
+
+class _ShapeError(ValueError):
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+def _walk(root: yaml.Node, lines: dict[DataPath, int]) -> None:
+    """Note the line of every key and item; refuse aliases that loop or explode.
+
+    Iterative, so deep nesting cannot exhaust Python's stack.
+    """
+    stack: list[tuple[yaml.Node, DataPath, frozenset[int]]] = [(root, (), frozenset())]
+    visited = 0
+    while stack:
+        node, path, above = stack.pop()
+        visited += 1
+        if visited > MAX_NODES:
+            raise _ShapeError(f"the document expands to more than {MAX_NODES} values (aliases?)", 1)
+        if id(node) in above:
+            raise _ShapeError("an alias refers to a collection that contains it", node.start_mark.line + 1)
+        if isinstance(node, yaml.MappingNode):
+            children = [
+                ((*path, key.value), key, value)
+                for key, value in node.value
+                if isinstance(key, yaml.ScalarNode)
+            ]
+        elif isinstance(node, yaml.SequenceNode):
+            children = [((*path, index), item, item) for index, item in enumerate(node.value)]
+        else:
+            continue
+        inside = above | {id(node)}
+        for child_path, marker, _ in children:  # a repeated key: the last one wins, as in the data
+            lines[child_path] = marker.start_mark.line + 1
+        stack.extend((child, child_path, inside) for child_path, _, child in reversed(children))
 
 
 def load_yaml(text: str, path: object) -> tuple[Any, LineMap]:
@@ -79,10 +105,15 @@ def load_yaml(text: str, path: object) -> tuple[Any, LineMap]:
         raise SuiteError(f"invalid YAML: {problem}{context}", path=path, line=line) from None
     except yaml.YAMLError as exc:
         raise SuiteError(f"invalid YAML: {exc}", path=path) from None
+    except Exception as exc:  # PyYAML's constructors raise plain errors: `!!int ;`, `!!float`
+        raise SuiteError(f"invalid YAML: a value cannot be read ({type(exc).__name__}: {exc})", path=path) from None
     finally:
         loader.dispose()
     lines: dict[DataPath, int] = {(): node.start_mark.line + 1}
-    _walk(node, (), lines)
+    try:
+        _walk(node, lines)
+    except _ShapeError as exc:
+        raise SuiteError(f"invalid YAML: {exc}", path=path, line=exc.line) from None
     return data, LineMap(lines)
 
 

@@ -143,3 +143,25 @@ def test_sample_and_reduce(pytester: pytest.Pytester, llmops_server: ScriptedLLM
     )
     pytester.runpytest("--llmops-record-mode=once").assert_outcomes(passed=1)
     assert len(llmops_server.requests) == 3
+
+
+@pytest.mark.parametrize("mode", ["once", "all"])
+def test_several_calls_in_one_test_are_all_recorded(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer, mode: str
+) -> None:
+    llmops_server.reply(lambda request: "answer to " + request["messages"][-1]["content"])
+    pytester.makepyfile(
+        f"""
+        import pytest
+        from pytest_llmops.schema import ProviderSpec
+
+        def test_two_calls(llmops):
+            llmops.provider = ProviderSpec(id="openai:gpt-4o-mini", base_url="{llmops_server.base_url}")
+            for question in ["first", "second", "third"]:
+                llmops.check(llmops.complete(question), contains="answer to " + question)
+        """
+    )
+    pytester.runpytest(f"--llmops-record-mode={mode}").assert_outcomes(passed=1)
+    assert len(llmops_server.requests) == 3
+    llmops_server.close()
+    pytester.runpytest().assert_outcomes(passed=1)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from . import heuristics as heuristics  # registers the built-in heuristic types
+from . import judges as judges  # registers the LLM-judged types
+from . import similarity as similarity  # registers `similar`
 from .registry import (
     AssertionContext,
     AssertionFactory,

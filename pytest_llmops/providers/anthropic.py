@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import ProviderError, ProviderHTTPError, ProviderResponseError
+from ..errors import ProviderConnectionError, ProviderError, ProviderHTTPError, ProviderResponseError
 from ..prompts import RenderedPrompt
 from ..results import LLMResponse, Usage
 from ..schema import ProviderSpec
@@ -200,7 +200,8 @@ def parse_message_stream(response: httpx.Response, *, provider: str, url: str, m
         elif kind == "message_stop":
             stopped = True
     if not stopped:
-        raise ProviderResponseError(
+        # The connection closed before the end: a transport fault, so a retry may complete it.
+        raise ProviderConnectionError(
             f"{provider}: the stream from {url} ended early ({len(response.content)} bytes, no "
             "message_stop); the answer is incomplete",
             provider=provider,

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import ProviderError, ProviderResponseError
+from ..errors import ProviderConnectionError, ProviderError, ProviderResponseError
 from ..prompts import RenderedPrompt
 from ..results import LLMResponse, Usage
 from ..schema import ProviderSpec
@@ -153,6 +153,9 @@ def parse_chat_completion(
     if not isinstance(text, str):
         raise malformed(provider, url, "a text `content`", body)
     latency_ms, replayed = exchange_latency(response)
+    # Token log-probabilities, when asked for (`logprobs: true`): g-eval weighs its score by them.
+    logprobs = choices[0].get("logprobs")
+    content_logprobs = logprobs.get("content") if isinstance(logprobs, Mapping) else None
     return LLMResponse(
         text=text,
         provider=provider,
@@ -161,6 +164,7 @@ def parse_chat_completion(
         finish_reason=choices[0].get("finish_reason"),
         latency_ms=latency_ms,
         replayed=replayed,
+        metadata={"logprobs": content_logprobs} if isinstance(content_logprobs, list) else {},
     )
 
 
@@ -208,7 +212,8 @@ def parse_chat_stream(response: httpx.Response, *, provider: str, url: str, mode
                 finish_reason = str(choice["finish_reason"])
     if not done and finish_reason is None:
         received = len(response.content)
-        raise ProviderResponseError(
+        # The connection closed before the end: a transport fault, so a retry may complete it.
+        raise ProviderConnectionError(
             f"{provider}: the stream from {url} ended early ({received} bytes, no finish_reason "
             "and no [DONE]); the answer is incomplete",
             provider=provider,

@@ -51,6 +51,10 @@ def _load(target: str, provider_id: str) -> Callable[..., Any]:
             f"provider {provider_id!r}: cannot import module {module_name!r} ({exc}). Is it on sys.path? "
             "Install your package, or add its folder to pytest's `pythonpath` ini key."
         ) from None
+    except Exception as exc:  # the module's own code failed: a collection error, not a traceback
+        raise ValueError(
+            f"provider {provider_id!r}: importing module {module_name!r} raised {type(exc).__name__}: {exc}"
+        ) from None
     function = getattr(module, function_name, None)
     if not callable(function):
         names = [n for n in dir(module) if not n.startswith("_") and callable(getattr(module, n))]

@@ -217,7 +217,7 @@ class Rule:
 
     `reply` is the answer text, or the error message when `status` is set.
     `times` limits how often the rule applies before it is skipped.
-    `logprobs` maps candidate first tokens to log-probabilities.
+    `logprobs` maps candidate tokens to log-probabilities (see `_logprob_entries`).
     Rules compare by identity: two equal-looking rules count uses separately.
     """
 
@@ -1279,12 +1279,18 @@ def _top_n(payload: dict[str, Any]) -> int:
 
 
 def _logprob_entries(text: str, scripted: Mapping[str, float] | None, top: int) -> list[dict[str, Any]]:
-    """OpenAI `logprobs.content` for the reply; `scripted` shapes the first token."""
+    """OpenAI `logprobs.content` for the reply; `scripted` shapes one token.
+
+    That is the first token that is one of `scripted`'s keys (ignoring leading whitespace), such
+    as a judge's score inside a JSON reply; else the first token.
+    """
     entries: list[dict[str, Any]] = []
-    for index, token in enumerate(tokenize(text)):
-        if index == 0 and scripted:
+    tokens = tokenize(text)
+    shaped = next((i for i, t in enumerate(tokens) if scripted and t.strip() in scripted), 0)
+    for index, token in enumerate(tokens):
+        if index == shaped and scripted:
             ranked = sorted(scripted.items(), key=lambda kv: kv[1], reverse=True)
-            logprob = scripted.get(token, ranked[-1][1] - 1.0)
+            logprob = scripted.get(token.strip(), ranked[-1][1] - 1.0)
             alternatives = ranked[:top]
         else:
             # Confident (p ~ 0.95-0.99) and the alternatives' mass keeps the sum below 1.

@@ -1,0 +1,180 @@
+"""The price table, ``llmops_prices`` overrides, and unpriced models (never free)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import pytest
+
+from pytest_llmops.errors import SuiteError
+from pytest_llmops.pricing import PRICES_AS_OF, Price, PriceTable, default_prices
+from pytest_llmops.results import Usage
+from pytest_llmops.testing import ScriptedLLMServer
+
+from .conftest import add_ini, write
+from .test_reports import CASE_COST, USAGE, greet_reply, llmops_section, make_suite
+
+THREE = "".join(
+    f"""
+  - name: {name}
+    vars: {{who: {name.title()}}}
+    assert:
+      - {{type: icontains, value: {name}}}
+"""
+    for name in ("alice", "bob", "carol")
+)
+
+
+def test_the_builtin_table_is_dated() -> None:
+    assert dt.date.fromisoformat(PRICES_AS_OF)
+
+
+@pytest.mark.parametrize(
+    "model",
+    [
+        "gpt-5",
+        "gpt-5-mini",
+        "gpt-4.1",
+        "gpt-4o",
+        "gpt-4o-mini",
+        "o3",
+        "o4-mini",
+        "claude-opus-4-5",
+        "claude-sonnet-4-5",
+        "claude-haiku-4-5",
+        "claude-3-5-haiku",
+    ],
+)
+def test_current_openai_and_anthropic_models_have_prices(model: str) -> None:
+    price = default_prices().get(model)
+    assert price is not None
+    assert 0 < price.input <= price.output
+    assert price.cached_input is None or price.cached_input < price.input
+
+
+def test_snapshots_and_aliases_cost_what_their_family_costs() -> None:
+    table = default_prices()
+    assert table.get("gpt-4o-2024-08-06") == table.get("gpt-4o")
+    assert table.get("claude-sonnet-4-5-20250929") == table.get("claude-sonnet-4-5")
+    assert table.get("claude-3-5-haiku-latest") == table.get("claude-3-5-haiku")
+    # ... except a snapshot priced on its own
+    assert table.get("gpt-4o-2024-05-13") == Price(5.00, 15.00)
+    assert table.get("my-model") is None
+    assert "gpt-4o-mini" in table and "my-model" not in table
+
+
+def test_cost_counts_cached_input_at_its_own_price() -> None:
+    price = Price(input=2.0, output=8.0, cached_input=0.5)
+    usage = Usage(input_tokens=1_000_000, output_tokens=500_000, cached_tokens=400_000)
+    assert price.cost(usage) == pytest.approx(0.6 * 2.0 + 0.4 * 0.5 + 0.5 * 8.0)
+    # Without a cached price, cached tokens cost the input price.
+    assert Price(2.0, 8.0).cost(usage) == pytest.approx(2.0 + 4.0)
+    assert default_prices().cost("my-model", usage) is None
+
+
+def test_override_file_extends_and_replaces(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "prices.yaml",
+        """
+        gpt-4o-mini: {input: 1.0, output: 2.0}
+        my-model: {input: 0.5, output: 1.5, cached_input: 0.1}
+        """,
+    )
+    table = default_prices().load_overrides(path)
+    assert table.get("gpt-4o-mini") == Price(1.0, 2.0)
+    assert table.get("gpt-4o-mini-2024-07-18") == Price(1.0, 2.0)
+    assert table.get("my-model") == Price(0.5, 1.5, 0.1)
+    assert table.get("gpt-4o") == default_prices().get("gpt-4o")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("- gpt-4o", "a price file maps model names to {input, output, cached_input}"),
+        ("my-model: {input: 1}", "price of 'my-model' needs `input` and `output`"),
+        ("my-model: {input: 1, output: 2, batch: 1}", "price of 'my-model': unknown key(s) ['batch']"),
+        ("my-model: {input: cheap, output: 2}", "price of 'my-model': prices must be numbers"),
+        ("my-model: {input: -1, output: 2}", "price of 'my-model': prices cannot be negative"),
+    ],
+)
+def test_bad_price_files_name_the_problem(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "prices.yaml"
+    path.write_text(text + "\n")
+    with pytest.raises(SuiteError, match=r"prices\.yaml") as info:
+        PriceTable({}).load_overrides(path)
+    assert message in str(info.value)
+
+
+# -- through pytest ---------------------------------------------------------------------------------
+
+
+def test_llmops_prices_prices_a_custom_model(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer, fake_keys: object
+) -> None:
+    llmops_server.reply(greet_reply, usage=USAGE)
+    make_suite(pytester.path, llmops_server, THREE, model="my-model")
+    write(pytester.path / "config" / "prices.yaml", "my-model: {input: 1.0, output: 2.0}\n")
+    add_ini(pytester, "llmops_prices = config/prices.yaml")
+    result = pytester.runpytest("--llmops-record-mode=once", "--llmops-report=r.json")
+    result.assert_outcomes(passed=3)
+    # 1,000 input at $1 and 500 output at $2 per million: $0.002 a case.
+    result.stdout.fnmatch_lines(["greeter@1.0.0 × openai:my-model * 3 * 100% * 4500 * 0.006000 *"])
+    assert "unpriced" not in result.stdout.str()
+    report = json.loads((pytester.path / "r.json").read_text())
+    assert report["summary"]["cost_usd"]["app"] == pytest.approx(0.006)
+    assert [c["cost_usd"] for c in report["cases"]] == [pytest.approx(0.002)] * 3
+
+
+def test_a_bad_price_file_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    write(pytester.path / "prices.yaml", "my-model: {input: 1}\n")
+    add_ini(pytester, "llmops_prices = prices.yaml")
+    result = pytester.runpytest()
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: llmops_prices: *prices.yaml*needs `input` and `output`*"])
+
+
+def test_unpriced_model_is_warned_once_and_never_free(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer, fake_keys: object
+) -> None:
+    llmops_server.reply(greet_reply, usage=USAGE)
+    make_suite(pytester.path, llmops_server, THREE, model="my-model")
+    make_suite(pytester.path, llmops_server, THREE, name="test_priced.llmops.yaml")
+    result = pytester.runpytest(
+        "--llmops-record-mode=once", "--llmops-report=r.json", "--llmops-markdown=s.md", "--junitxml=j.xml"
+    )
+    result.assert_outcomes(passed=6)
+    section = llmops_section(result.stdout.str())
+    warnings = [line for line in section if line.startswith("unpriced:")]
+    assert warnings == ["unpriced: my-model (add it to llmops_prices); its cost is unknown, shown as ?"]
+    result.stdout.fnmatch_lines(
+        [
+            "greeter@1.0.0 × openai:gpt-4o-mini * 3 * 100% * 0.001350 *",
+            "greeter@1.0.0 × openai:my-model * 3 * 100% * ? *",
+            "total * 6 * 100% * 0.001350+? *",
+        ]
+    )
+    report = json.loads((pytester.path / "r.json").read_text())
+    summary = report["summary"]
+    assert summary["unpriced_models"] == ["my-model"]
+    assert summary["unpriced_cases"] == 3
+    assert summary["cost_usd"]["app"] == pytest.approx(3 * CASE_COST)  # the priced cases only
+    unpriced = [c for c in report["cases"] if c["model"] == "my-model"]
+    assert [(c["cost_usd"], c["unpriced"]) for c in unpriced] == [(None, True)] * 3
+    markdown = (pytester.path / "s.md").read_text()
+    assert "| `greeter@1.0.0 × openai:my-model` | 3 | 100% | 1.00 | 0 | 4,500 | unknown |" in markdown
+    assert "$0.001350 + unknown" in markdown
+    assert "> unpriced: `my-model` (add it to `llmops_prices`); its cost is unknown" in markdown
+    assert 'name="llmops_cost_usd" value="unpriced"' in (pytester.path / "j.xml").read_text()
+
+    # A cost gate cannot be held while a cost is unknown.
+    result = pytester.runpytest("--llmops-max-cost=100")
+    result.assert_outcomes(passed=6)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines(
+        [
+            "gate FAILED: cost $0.001350 (cost of 3 case(s) unknown: add my-model to llmops_prices): "
+            "cannot be shown to be at most $100.00 (llmops_max_cost)"
+        ]
+    )
