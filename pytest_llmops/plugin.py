@@ -461,7 +461,7 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     retries = sum(r.retries for r in state.results)
     limit = state.concurrency
     parts = []
-    if limit is not None:  # serial runs and xdist workers keep these figures
+    if limit is not None and limit.peak_in_flight > 1:  # serial runs keep these figures
         parts.append(f"peak {limit.peak_in_flight} case(s) in flight (limit {limit.maximum})")
         if limit.rate_limited:
             parts.append(f"{limit.rate_limited} rate-limited response(s), limit backed off to {limit.current}")
