@@ -139,6 +139,7 @@ def _case(
     ]
     score = 1.0 if outcome == "passed" else round(rng.uniform(0.1, 0.7), 2)
     if judged:
+        grade = "PASS" if outcome == "passed" else "FAIL"
         assertions.append(
             AssertionResult(
                 "llm-rubric",
@@ -148,7 +149,7 @@ def _case(
                 if outcome == "passed"
                 else "It never asks for the order number.",
                 metric="helpfulness",
-                raw=f"Reasoning: {_sentence(rng, 12, 30)}\nGRADE: {'PASS' if outcome == 'passed' else 'FAIL'}",
+                raw=f"Reasoning: {_sentence(rng, 12, 30)}\nGRADE: {grade}",
                 unscored=outcome == "unscored",
             )
         )
@@ -253,13 +254,11 @@ def main() -> int:
         size = path.stat().st_size
         rendered, painted = measure(path, args.repeats)
     cases = len(report["cases"])
-    print(f"{cases} cases, {report['summary']['variants'].__len__()} variants; HTML {size / 1e6:.2f} MB")
-    print(
-        f"matrix rendered: median {statistics.median(rendered):.0f} ms (runs: {', '.join(f'{v:.0f}' for v in rendered)})"
-    )
-    print(
-        f"next frame:      median {statistics.median(painted):.0f} ms (runs: {', '.join(f'{v:.0f}' for v in painted)})"
-    )
+    variants = len(report["summary"]["variants"])
+    print(f"{cases} cases, {variants} variants; HTML {size / 1e6:.2f} MB")
+    for label, values in (("matrix rendered", rendered), ("next frame", painted)):
+        runs = ", ".join(f"{v:.0f}" for v in values)
+        print(f"{label}: median {statistics.median(values):.0f} ms (runs: {runs})")
     return 0
 
 

@@ -144,9 +144,8 @@ class LlmopsFixture:
             self._failed = True
             self._record(error=str(exc), provider=spec.display)
             raise ProviderError(str(exc)) from None
-        response = (
-            outcome.response
-        )  # priced, and counted against the budget        self._usage = self._usage + response.usage
+        response = outcome.response  # priced, and counted against the budget
+        self._usage = self._usage + response.usage
         self._cost = (
             None if self._cost is None or response.cost_usd is None else self._cost + response.cost_usd
         )

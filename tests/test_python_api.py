@@ -165,3 +165,16 @@ def test_several_calls_in_one_test_are_all_recorded(
     assert len(llmops_server.requests) == 3
     llmops_server.close()
     pytester.runpytest().assert_outcomes(passed=1)
+
+
+def test_tokens_and_cost_of_python_tests_reach_the_report(
+    project: pytest.Pytester, llmops_server: ScriptedLLMServer
+) -> None:
+    import json
+
+    project.runpytest("--llmops-record-mode=once", "-k", "refund", "--llmops-report", "r.json")
+    (case,) = json.loads((project.path / "r.json").read_text())["cases"]
+    sent = llmops_server.requests[0].json
+    assert case["tokens"]["input"] > 0 and case["tokens"]["output"] > 0
+    assert case["cost_usd"] > 0
+    assert case["messages"] == sent["messages"]

@@ -204,3 +204,17 @@ def test_corrupt_cassette_is_a_clear_error(
     result.stdout.fnmatch_lines(
         ["*cassette *alice*.yaml cannot be read (ParserError*", "*Delete it and record again:"]
     )
+
+
+def test_cassettes_are_ordinary_files(
+    pytester: pytest.Pytester, server: ScriptedLLMServer, fake_keys: object
+) -> None:
+    import os
+
+    make_suite(pytester, server)
+    pytester.runpytest("--llmops-record-mode=once").assert_outcomes(passed=2)
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for path in cassette_files(pytester.path):
+        assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # not mkstemp's owner-only 0600
+    assert not list((pytester.path / "cassettes").rglob("*.tmp")), "no temporary file is left"

@@ -187,49 +187,53 @@
 
   // -- word diff (LCS over words) --------------------------------------------------------------
   function tokens(text) { return String(text || "").match(/\s+|[^\s]+\s*/g) || []; }
-  /** [[op, text]...], op "=" both, "-" only in a, "+" only in b. */
+  /** [[op, text]...]: "-" only in a, "+" only in b, and ["=", text in a, text in b] for the same
+   *  word: words are compared without the whitespace after them, and each side keeps its own. */
   function wordDiff(a, b) {
     const A = tokens(a), B = tokens(b);
+    const ka = A.map((t) => t.trimEnd()), kb = B.map((t) => t.trimEnd());
     let pre = 0;
-    while (pre < A.length && pre < B.length && A[pre] === B[pre]) pre++;
+    while (pre < A.length && pre < B.length && ka[pre] === kb[pre]) pre++;
     let suf = 0;
-    while (suf < A.length - pre && suf < B.length - pre && A[A.length - 1 - suf] === B[B.length - 1 - suf]) suf++;
-    const a2 = A.slice(pre, A.length - suf), b2 = B.slice(pre, B.length - suf);
-    const n = a2.length, m = b2.length, ops = [];
-    const push = (op, t) => { const last = ops[ops.length - 1]; if (last && last[0] === op) last[1] += t; else ops.push([op, t]); };
-    if (pre) push("=", A.slice(0, pre).join(""));
+    while (suf < A.length - pre && suf < B.length - pre && ka[A.length - 1 - suf] === kb[B.length - 1 - suf]) suf++;
+    const n = A.length - pre - suf, m = B.length - pre - suf, ops = [];
+    const push = (op, t, u) => {
+      const last = ops[ops.length - 1];
+      if (last && last[0] === op) { last[1] += t; if (op === "=") last[2] += u; } else ops.push(op === "=" ? [op, t, u] : [op, t]);
+    };
+    for (let k = 0; k < pre; k++) push("=", A[k], B[k]);
     if (n * m > 4000000) {
       // Too long for a table of n × m: show the middle as replaced.
-      push("-", a2.join("")); push("+", b2.join(""));
+      push("-", A.slice(pre, pre + n).join("")); push("+", B.slice(pre, pre + m).join(""));
     } else if (n && m) {
-      // L[i][j]: length of the LCS of a2[i:] and b2[j:] (min(n, m) <= 2000, so 16 bits suffice).
+      // L[i][j]: length of the LCS of the middles from i and j on (min(n, m) <= 2000: 16 bits).
       const w = m + 1, L = new Uint16Array((n + 1) * w);
       for (let i = n - 1; i >= 0; i--) {
         for (let j = m - 1; j >= 0; j--) {
-          L[i * w + j] = a2[i] === b2[j] ? L[(i + 1) * w + j + 1] + 1 : Math.max(L[(i + 1) * w + j], L[i * w + j + 1]);
+          L[i * w + j] = ka[pre + i] === kb[pre + j] ? L[(i + 1) * w + j + 1] + 1 : Math.max(L[(i + 1) * w + j], L[i * w + j + 1]);
         }
       }
       let i = 0, j = 0;
       while (i < n && j < m) {
-        if (a2[i] === b2[j]) { push("=", a2[i]); i++; j++; }
-        else if (L[(i + 1) * w + j] >= L[i * w + j + 1]) push("-", a2[i++]);
-        else push("+", b2[j++]);
+        if (ka[pre + i] === kb[pre + j]) { push("=", A[pre + i], B[pre + j]); i++; j++; }
+        else if (L[(i + 1) * w + j] >= L[i * w + j + 1]) push("-", A[pre + i++]);
+        else push("+", B[pre + j++]);
       }
-      while (i < n) push("-", a2[i++]);
-      while (j < m) push("+", b2[j++]);
+      while (i < n) push("-", A[pre + i++]);
+      while (j < m) push("+", B[pre + j++]);
     } else {
-      if (n) push("-", a2.join(""));
-      if (m) push("+", b2.join(""));
+      if (n) push("-", A.slice(pre, pre + n).join(""));
+      if (m) push("+", B.slice(pre, pre + m).join(""));
     }
-    if (suf) push("=", A.slice(A.length - suf).join(""));
+    for (let k = suf; k > 0; k--) push("=", A[A.length - k], B[B.length - k]);
     return ops;
   }
   function diffSide(ops, side) {
     const pre = el("pre", { class: "text" });
-    for (const [op, t] of ops) {
-      if (op === "=") pre.append(t);
-      else if (op === "-" && side === "a") pre.append(el("del", { text: t }));
-      else if (op === "+" && side === "b") pre.append(el("ins", { text: t }));
+    for (const op of ops) {
+      if (op[0] === "=") pre.append(side === "a" ? op[1] : op[2]);
+      else if (op[0] === "-" && side === "a") pre.append(el("del", { text: op[1] }));
+      else if (op[0] === "+" && side === "b") pre.append(el("ins", { text: op[1] }));
     }
     return pre;
   }
@@ -288,21 +292,18 @@
   };
   function gatesBox() {
     if (!gates.length) return null;
-    const rows = gates.map((g) => {
+    const chips = gates.map((g) => {
       const show = GATE_SHOW[g.name] || ((v) => String(v));
       const bound = String(g.name).startsWith("min_") ? "≥ " : "≤ ";
       const limitText = g.name === "max_cost_increase" || g.name === "max_p95_increase" ? bound + "+" + Number(g.limit).toFixed(1) + "%" : bound + show(g.limit);
-      return el("tr", { class: g.passed ? "" : "breached", title: g.message },
-        el("td", null, el("span", { class: g.passed ? "gate-ok" : "gate-bad", text: g.passed ? "✓" : "✗" })),
-        el("td", { text: g.label || g.name }),
-        el("td", { class: "r", text: g.value == null ? "n/a" : show(g.value) }),
-        el("td", { class: "r muted", text: limitText }),
-        el("td", { class: "muted mono", text: "llmops_" + g.name }));
+      return el("div", { class: "gate " + (g.passed ? "held" : "breached"), title: g.message, "data-gate": g.name },
+        el("div", { class: "gl" }, el("span", { class: g.passed ? "gate-ok" : "gate-bad", text: g.passed ? "✓" : "✗" }), " " + (g.label || g.name)),
+        el("div", { class: "gv", text: g.value == null ? "n/a" : show(g.value) }),
+        el("div", { class: "gs" }, "limit " + limitText + " · ", el("span", { class: "mono", text: "llmops_" + g.name })));
     });
     return el("section", { class: "panelbox", id: "gates" },
-      el("h2", null, "Gates", el("span", { class: "muted", text: breached.length ? breached.length + " failed" : "all held" })),
-      el("table", { class: "t" }, el("thead", null, el("tr", null, el("th", null, ""), el("th", { text: "gate" }), el("th", { class: "r", text: "figure" }), el("th", { class: "r", text: "limit" }), el("th", { text: "setting" }))),
-        el("tbody", null, rows)));
+      el("h2", null, "Gates", el("span", { class: "muted", text: breached.length ? breached.length + " of " + gates.length + " failed" : "all " + gates.length + " held" })),
+      el("div", { class: "gates" }, chips));
   }
 
   function caseLink(id) {
@@ -497,7 +498,7 @@
     stickyGroup = null;
     const old = spacer.querySelector(".emptymsg");
     if (old) old.remove();
-    if (!items.length) spacer.append(el("div", { class: "emptymsg", text: "No case matches these filters." }));
+    if (!items.length) spacer.append(el("div", { class: "emptymsg", text: rowCount ? "No case matches these filters." : "This report has no cases." }));
     matrix.scrollTop = 0;
     render();
   }
