@@ -96,7 +96,11 @@ class ProviderError(LlmopsError):
     """A model call failed. The message names the provider, the URL and the cause."""
 
     #: Whether trying again may help (rate limits, overload, timeouts, refused connections).
-    retryable: bool = False
+    _retryable = False
+
+    @property
+    def retryable(self) -> bool:
+        return self._retryable
 
     def __init__(
         self,
@@ -117,30 +121,22 @@ class ProviderError(LlmopsError):
 class ProviderHTTPError(ProviderError):
     """The API answered with a non-2xx status."""
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        provider: str = "",
-        url: str = "",
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message, provider=provider, url=url, status=status, retry_after=retry_after)
+    @property
+    def retryable(self) -> bool:
         # Rate limits, overload (Anthropic's 529) and server errors may pass on a later try.
-        self.retryable = status in (408, 409, 429) or (status or 0) >= 500
+        return self.status in (408, 409, 429) or (self.status or 0) >= 500
 
 
 class ProviderTimeoutError(ProviderError):
     """Connecting to or reading from the API timed out."""
 
-    retryable = True
+    _retryable = True
 
 
 class ProviderConnectionError(ProviderError):
     """The connection was refused, reset or otherwise broken."""
 
-    retryable = True
+    _retryable = True
 
 
 class ProviderResponseError(ProviderError):

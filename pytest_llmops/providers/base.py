@@ -29,7 +29,6 @@ __all__ = [
     "exchange_latency",
     "merged_params",
     "read_api_key",
-    "send_json",
 ]
 
 #: Key of ``httpx.Response.extensions`` where the cassette transport leaves timing and replay facts.
@@ -201,23 +200,6 @@ def json_body(response: httpx.Response, *, provider: str, url: str) -> Any:
             url=url,
             status=response.status_code,
         ) from None
-
-
-def send_json(
-    client: httpx.Client,
-    *,
-    provider: str,
-    url: str,
-    payload: Mapping[str, Any],
-    headers: Mapping[str, str],
-    key_env: str | None = None,
-    timeout: float | None = None,
-) -> tuple[Any, httpx.Response]:
-    """POST JSON and return the parsed body with the response."""
-    response = post(
-        client, provider=provider, url=url, payload=payload, headers=headers, key_env=key_env, timeout=timeout
-    )
-    return json_body(response, provider=provider, url=url), response
 
 
 @dataclass(frozen=True, slots=True)

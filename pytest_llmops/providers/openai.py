@@ -44,6 +44,11 @@ class OpenAIProvider:
     def key_env(self) -> str:
         return self.spec.api_key_env or "OPENAI_API_KEY"
 
+    def auth_headers(self) -> dict[str, str]:
+        """The bearer key, read from the environment at call time (never stored)."""
+        key = read_api_key(self.key_env)
+        return {"authorization": f"Bearer {key}"} if key else {}
+
     def base_url(self) -> str:
         # Read at call time so a recording session can point OPENAI_BASE_URL at a gateway.
         return (self.spec.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
@@ -61,16 +66,12 @@ class OpenAIProvider:
         if self.spec.stream:
             payload["stream"] = True
             payload["stream_options"] = {"include_usage": True}
-        headers = {}
-        key = read_api_key(self.key_env)
-        if key:
-            headers["authorization"] = f"Bearer {key}"
         response = post(
             client,
             provider=self.id,
             url=url,
             payload=payload,
-            headers=headers,
+            headers=self.auth_headers(),
             key_env=self.key_env,
             timeout=self.spec.timeout,
         )
@@ -92,16 +93,12 @@ def embed(
     if not model:
         raise ProviderError(f"{provider.id}: name the embedding model, e.g. openai:text-embedding-3-small")
     url = f"{provider.base_url()}/embeddings"
-    headers = {}
-    key = read_api_key(provider.key_env)
-    if key:
-        headers["authorization"] = f"Bearer {key}"
     response = post(
         client,
         provider=provider.id,
         url=url,
         payload={"model": model, "input": texts, "encoding_format": "float"},
-        headers=headers,
+        headers=provider.auth_headers(),
         key_env=provider.key_env,
         timeout=provider.spec.timeout,
     )
