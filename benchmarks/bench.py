@@ -53,7 +53,9 @@ def run(command: Sequence[str], cwd: Path, env: dict[str, str] | None = None) ->
     )
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
-        raise SystemExit(f"failed ({proc.returncode}): {' '.join(command)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
+        raise SystemExit(
+            f"failed ({proc.returncode}): {' '.join(command)}\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+        )
     return elapsed, proc.stdout
 
 
@@ -145,7 +147,9 @@ def promptfoo_env(config_dir: Path) -> dict[str, str]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--promptfoo", type=Path, help="folder where promptfoo@0.121.20 is installed")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--only", choices=["replay", "live", "record", "collect"], action="append")
@@ -169,21 +173,41 @@ def main() -> int:
                 replay = median_time(pytest_cmd(), suite, args.repeats)
                 bare_time = median_time(pytest_cmd(), bare, args.repeats)
                 if "replay" in only:
-                    rows.append(("1. replay 1,000 cases", f"{replay:.2f} s", f"bare pytest {bare_time:.2f} s",
-                                 f"{replay / bare_time:.2f}x (target <= 1.5x)"))
+                    rows.append(
+                        (
+                            "1. replay 1,000 cases",
+                            f"{replay:.2f} s",
+                            f"bare pytest {bare_time:.2f} s",
+                            f"{replay / bare_time:.2f}x (target <= 1.5x)",
+                        )
+                    )
                     if promptfoo:
                         pf = work / "promptfoo-replay"
                         write_promptfoo(pf, 1000, server.base_url)
                         env = promptfoo_env(work / "pf-config")
-                        run([str(promptfoo), "eval", "--no-write", "--no-progress-bar"], pf, env)  # warm the cache
+                        run(
+                            [str(promptfoo), "eval", "--no-write", "--no-progress-bar"], pf, env
+                        )  # warm the cache
                         pf_time = median_time(
                             [str(promptfoo), "eval", "--no-write", "--no-progress-bar"], pf, args.repeats, env
                         )
-                        rows.append(("1. promptfoo warm cache", f"{pf_time:.2f} s", f"bare pytest {bare_time:.2f} s",
-                                     f"{pf_time / bare_time:.2f}x"))
+                        rows.append(
+                            (
+                                "1. promptfoo warm cache",
+                                f"{pf_time:.2f} s",
+                                f"bare pytest {bare_time:.2f} s",
+                                f"{pf_time / bare_time:.2f}x",
+                            )
+                        )
                 if "record" in only:
-                    rows.append(("3. record 1,000 cases", f"{record:.2f} s", f"replay {replay:.2f} s",
-                                 f"{record / replay:.2f}x (target <= 3x)"))
+                    rows.append(
+                        (
+                            "3. record 1,000 cases",
+                            f"{record:.2f} s",
+                            f"replay {replay:.2f} s",
+                            f"{record / replay:.2f}x (target <= 3x)",
+                        )
+                    )
             if "live" in only:
                 server.reset()
                 server.reply(answer, delay=0.25)
@@ -196,19 +220,32 @@ def main() -> int:
                     pytest_cmd("--llmops-record-mode=all", "--llmops-concurrency=16"), live, args.repeats
                 )
                 ideal = 200 * 0.25 / 16 + start_time
-                rows.append(("2. live 200 x 250 ms, concurrency 16", f"{live_time:.2f} s",
-                             f"ideal {ideal:.2f} s (3.125 s + start-up {start_time:.2f} s)",
-                             f"{live_time / ideal:.2f}x (target <= 1.25x)"))
+                rows.append(
+                    (
+                        "2. live 200 x 250 ms, concurrency 16",
+                        f"{live_time:.2f} s",
+                        f"ideal {ideal:.2f} s (3.125 s + start-up {start_time:.2f} s)",
+                        f"{live_time / ideal:.2f}x (target <= 1.25x)",
+                    )
+                )
                 if promptfoo:
                     pf = work / "promptfoo-live"
                     write_promptfoo(pf, 200, server.base_url)
                     env = promptfoo_env(work / "pf-config-live")
                     pf_time = median_time(
                         [str(promptfoo), "eval", "--no-write", "--no-cache", "--no-progress-bar", "-j", "16"],
-                        pf, args.repeats, env,
+                        pf,
+                        args.repeats,
+                        env,
                     )
-                    rows.append(("2. promptfoo -j 16", f"{pf_time:.2f} s", f"ideal {ideal:.2f} s",
-                                 f"{pf_time / ideal:.2f}x"))
+                    rows.append(
+                        (
+                            "2. promptfoo -j 16",
+                            f"{pf_time:.2f} s",
+                            f"ideal {ideal:.2f} s",
+                            f"{pf_time / ideal:.2f}x",
+                        )
+                    )
         if "collect" in only:
             big = work / "collect"
             write_suite(big, 10_000, "http://127.0.0.1:9/v1")
@@ -220,18 +257,30 @@ def main() -> int:
             peak_mb = int(out.rsplit("PEAK_RSS_KB", 1)[1].split()[0]) / 1024
             _, out_bare = run(pytest_cmd("--collect-only"), bare)
             bare_mb = int(out_bare.rsplit("PEAK_RSS_KB", 1)[1].split()[0]) / 1024
-            rows.append(("4. collect 10,000 cases", f"{ours:.2f} s", f"bare pytest {theirs:.2f} s",
-                         f"{ours / theirs:.2f}x (target <= 2x)"))
-            rows.append(("4. peak memory, collecting", f"{peak_mb:.0f} MB", f"bare pytest {bare_mb:.0f} MB",
-                         "target < 300 MB"))
+            rows.append(
+                (
+                    "4. collect 10,000 cases",
+                    f"{ours:.2f} s",
+                    f"bare pytest {theirs:.2f} s",
+                    f"{ours / theirs:.2f}x (target <= 2x)",
+                )
+            )
+            rows.append(
+                (
+                    "4. peak memory, collecting",
+                    f"{peak_mb:.0f} MB",
+                    f"bare pytest {bare_mb:.0f} MB",
+                    "target < 300 MB",
+                )
+            )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     header = ("scenario", "pytest-llmops / tool", "reference", "ratio")
     widths = [max(len(r[i]) for r in [header, *rows]) for i in range(4)]
-    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
+    print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)) + " |")
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows:
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |")
     return 0
 
 

@@ -55,8 +55,7 @@ SUPPORT_REPLIES = {
         "updates then appear in the channels you choose. Want a step-by-step guide?",
     ),
     r"pricing": (
-        "We offer three plans: Starter ($9/mo), Professional ($29/mo) and Enterprise with custom "
-        "pricing.",
+        "We offer three plans: Starter ($9/mo), Professional ($29/mo) and Enterprise with custom pricing.",
         "We have three plans: Starter at $9/mo, Professional at $29/mo, and Enterprise with custom "
         "pricing. How many seats do you need? I can recommend the right plan.",
     ),
@@ -94,9 +93,16 @@ INVOICES = {
 }
 
 SUPPORT_BOT = [
-    (r"reset my password", "Go to Settings > Security > Reset password. The link we e-mail you expires after 30 minutes."),
+    (
+        r"reset my password",
+        "Go to Settings > Security > Reset password. The link we e-mail you expires after 30 minutes.",
+    ),
     (r"invoice", "You can download it under Billing > History; the PDF appears within 5 minutes of payment."),
-    (r"Klingon", "I'm sorry, our knowledge base doesn't cover that. Would you like me to connect you with a human agent?"),
+    (
+        r"Klingon",
+        "I'm sorry, our knowledge base doesn't cover that. "
+        "Would you like me to connect you with a human agent?",
+    ),
 ]
 
 FAQ = [
@@ -117,7 +123,9 @@ TRIAGE = [
 
 def script(server: ScriptedLLMServer) -> None:
     for pattern, (old, new) in SUPPORT_REPLIES.items():
-        server.reply(new, match=lambda r, p=pattern: p in r["messages"][-1]["content"] and _asks_for_details(r))
+        server.reply(
+            new, match=lambda r, p=pattern: p in r["messages"][-1]["content"] and _asks_for_details(r)
+        )
         server.reply(old, match=pattern)
     for number, invoice in INVOICES.items():
         server.reply(json.dumps(invoice), match=number.replace("/", "/"))
@@ -137,7 +145,16 @@ def main() -> int:
             "OPENAI_BASE_URL": server.base_url,
             "OPENAI_API_KEY": "sk-fake-for-recording-examples",
         }
-        command = [sys.executable, "-m", "pytest", str(HERE), "--llmops-record-mode=all", "-q", "-p", "no:cacheprovider"]
+        command = [
+            sys.executable,
+            "-m",
+            "pytest",
+            str(HERE),
+            "--llmops-record-mode=all",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ]
         return subprocess.call(command, env=env, cwd=HERE.parent)
 
 

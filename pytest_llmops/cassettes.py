@@ -40,7 +40,7 @@ from vcr.serialize import deserialize as vcr_deserialize
 from vcr.serialize import serialize as vcr_serialize
 from vcr.serializers import yamlserializer
 
-from .errors import CassetteCorruptError, CassetteMismatchError, CassetteMissingError
+from .errors import CassetteCorruptError, CassetteError, CassetteMismatchError, CassetteMissingError
 from .fileio import atomic_write_text
 from .providers.base import DEADLINE, EXTENSION
 from .redaction import redact_text
@@ -160,13 +160,14 @@ def _check_cassette(data: Any) -> None:
         if type(code) is not int or not 100 <= code <= 599:
             raise ValueError(f"{where}: `response.status.code` must be an HTTP status, not {code!r}")
         body = response.get("body")
-        if not isinstance(body, dict) or not isinstance(body.get("string"), (str, bytes, type(None))):
+        if not isinstance(body, dict) or not isinstance(body.get("string", 0), (str, bytes, type(None))):
             raise ValueError(f"{where}: `response.body.string` must be text")
         _check_headers(response, where + ": `response.headers`")
         facts = response.get("llmops")
         if facts is not None and not (
             isinstance(facts, dict)
-            and all(type(facts.get(key)) in (int, float, type(None)) for key in ("latency_ms", "ttft_ms"))
+            and type(facts.get("latency_ms", 0)) in (int, float)
+            and type(facts.get("ttft_ms")) in (int, float, type(None))
         ):
             raise ValueError(f"{where}: `response.llmops` must map latency_ms and ttft_ms to numbers")
 
@@ -179,8 +180,8 @@ def _check_headers(message: dict[str, Any], where: str) -> None:
         if isinstance(values, str):
             headers[name] = values = [values]
         texts = isinstance(values, list) and all(isinstance(v, str) for v in values)
-        if not (isinstance(name, str) and texts):
-            raise ValueError(f"{where}: {name!r} must map to text values")
+        if not (isinstance(name, str) and name.isascii() and texts):
+            raise ValueError(f"{where}: {name!r} must be an ASCII name mapped to text values")
 
 
 class CaseCassette:
@@ -331,7 +332,10 @@ class CaseCassette:
         )
         secrets = self._secrets() if callable(self._secrets) else self._secrets
         text = redact_text(text, secrets)  # last guard: a key that slipped into a body or URL
-        atomic_write_text(self.path, text)
+        try:
+            atomic_write_text(self.path, text)
+        except OSError as exc:  # a full disk or a read-only folder fails the case, not the session
+            raise CassetteError(f"cannot write cassette {self.path}: {exc}", path=self.path) from None
         self._recorded = interactions
         self._committed = []
         # `existed` stays as it was when the case began: in `once` mode a case that recorded
@@ -356,7 +360,9 @@ def _serialize_response(response: httpx.Response, content: bytes, facts: dict[st
 
 
 def _replayed_response(stored: Mapping[str, Any], request: httpx.Request) -> httpx.Response:
-    headers = [(name, value) for name, values in stored.get("headers", {}).items() for value in values]
+    # As bytes: a header value recorded with non-ASCII text must replay, not fail to encode.
+    stored_headers = stored.get("headers", {})
+    headers = [(name, value.encode("utf-8")) for name, values in stored_headers.items() for value in values]
     body = stored["body"]["string"]
     if isinstance(body, str):
         body = body.encode("utf-8")

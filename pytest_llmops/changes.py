@@ -988,7 +988,10 @@ class PromptReview:
         self.is_worker = hasattr(config, "workerinput")
         self.lock_path = _lock_path(config)
         self.update_lock = bool(config.getoption("llmops_update_lock"))
-        self.lock_required = bool(config.getini("llmops_lock_required"))
+        try:
+            self.lock_required = bool(config.getini("llmops_lock_required"))
+        except (ValueError, pytest.UsageError) as exc:  # pytest's own message does not name the key
+            raise pytest.UsageError(f"llmops_lock_required: {exc}; write true or false") from None
         self.suite_paths: list[Path] = []
         self.lock_notes: list[str] = []
         self.prompt_diffs: list[dict[str, Any]] = []

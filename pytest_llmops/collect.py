@@ -70,7 +70,6 @@ class SuiteFile(pytest.File):
                 )
             yield item
 
-
     def _claim_cassettes(self, cases: Sequence[CasePlan], state: LlmopsState) -> None:
         """Two items recording to one cassette would overwrite each other (in threads or workers too)."""
         owners = self.config.stash.setdefault(_CASSETTE_OWNERS, {})

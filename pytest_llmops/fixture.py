@@ -28,6 +28,7 @@ from .assertions import AssertionContext, AssertionRegistry
 from .cassettes import CaseCassette, CassetteTransport, RecordMode, cassette_file_name
 from .errors import LlmopsError, ProviderError
 from .prompts import Prompt, PromptRegistry, RenderedPrompt
+from .redaction import redact_result
 from .reporting import format_case_failure
 from .results import AssertionResult, CaseResult, LLMResponse, Message, Usage
 from .runner import CallFailed, CaseJudge, RunContext, call_with_fallbacks, combine_scores
@@ -96,7 +97,7 @@ class LlmopsFixture:
             self.cassette_path,
             self.record_mode,
             record_command=f"pytest '{node.nodeid}' --llmops-record-mode=once",
-            secrets=ctx.secrets(),
+            secrets=ctx.secrets,  # read at save time: a provider first used later adds its key
         )
         self._transport = CassetteTransport(self._cassette, ctx.live_transport)
         self._client = httpx.Client(transport=self._transport, timeout=ctx.timeout)
@@ -256,7 +257,7 @@ class LlmopsFixture:
 
     # -- results -------------------------------------------------------------------------------
     def _location(self) -> str:
-        path, line, _ = self._node.reportinfo()
+        _, line, _ = self._node.reportinfo()
         return f"{self._node.nodeid.split('::')[0]}:{(line or 0) + 1}"
 
     def _record(
@@ -307,7 +308,8 @@ class LlmopsFixture:
         return result
 
     def _publish(self, result: CaseResult) -> None:
-        data = result.to_dict()
+        # A key a model echoed must not reach the reports, as for a YAML case.
+        data = redact_result(result, self._ctx.secrets()).to_dict()
         if self._caseresult is None:
             from .plugin import RESULT_PROPERTY
 

@@ -152,7 +152,8 @@ def add_options(parser: pytest.Parser) -> None:
             dest=setting.name,
             default=None,
             metavar=setting.metavar,
-            help=f"{setting.help} Overrides the ini key {setting.name}.",
+            # argparse formats help with %, so a literal "95%" must be written "95%%".
+            help=f"{setting.help} Overrides the ini key {setting.name}.".replace("%", "%%"),
         )
         parser.addini(setting.name, f"{setting.help} ({FORMS[setting.kind]})", default="")
 

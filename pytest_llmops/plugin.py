@@ -197,6 +197,8 @@ def _ini_number(config: pytest.Config, name: str, *, minimum: float = 0.0, stric
         value = float(raw)
     except ValueError:
         raise pytest.UsageError(f"{name} = {raw!r}: expected a number, e.g. 60") from None
+    if value == float("inf"):  # an endless timeout or backoff overflows the clock mid-run
+        raise pytest.UsageError(f"{name} = {raw!r}: expected a finite number, e.g. 60")
     if value < minimum or (strict and value == minimum) or value != value:
         relation = "greater than" if strict else "at least"
         raise pytest.UsageError(f"{name} = {raw!r}: must be {relation} {minimum:g}")
@@ -236,6 +238,13 @@ def _ini_path(config: pytest.Config, name: str) -> Path | None:
     return path if path.is_absolute() else base / path
 
 
+def _ini_folder(config: pytest.Config, name: str) -> Path | None:
+    path = _ini_path(config, name)
+    if path is not None and path.exists() and not path.is_dir():
+        raise pytest.UsageError(f"{name} = {path}: that is a file; name a folder (it is created if missing)")
+    return path
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
@@ -252,7 +261,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"llmops_max_retries = {retries:g}: expected a whole number, e.g. 2")
     run = RunContext(
         record_mode=_record_mode(config),
-        cassette_dir=_ini_path(config, "llmops_cassette_dir"),
+        cassette_dir=_ini_folder(config, "llmops_cassette_dir"),
         timeout=_ini_number(config, "llmops_timeout"),
         providers=providers,
         rootdir=config.rootpath,
@@ -464,7 +473,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
     if limit is not None and limit.peak_in_flight > 1:  # serial runs keep these figures
         parts.append(f"peak {limit.peak_in_flight} case(s) in flight (limit {limit.maximum})")
         if limit.rate_limited:
-            parts.append(f"{limit.rate_limited} rate-limited response(s), limit backed off to {limit.current}")
+            parts.append(
+                f"{limit.rate_limited} rate-limited response(s), limit backed off to {limit.current}"
+            )
     if retries:
         parts.append(f"{retries} retried call(s)")
     if parts:

@@ -155,8 +155,18 @@ class Prompt:
 
 
 def _canonical_hash(data: Any) -> str:
-    text = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+    plain = _text_keys(data)
+    text = json.dumps(plain, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _text_keys(value: Any) -> Any:
+    """Mapping keys as text: YAML allows `0:` beside `a:`, and mixed keys cannot be sorted."""
+    if isinstance(value, dict):
+        return {str(k): _text_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_text_keys(v) for v in value]
+    return value
 
 
 def load_prompt_file(path: Path) -> Prompt:

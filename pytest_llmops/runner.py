@@ -356,8 +356,11 @@ def run_case(plan: CasePlan, ctx: RunContext, *, nodeid: str) -> CaseResult:
             results.append(_score(plan, ctx, nodeid, rendered, outcome, judge))
     finally:
         client.close()
+    try:
         # What was recorded is kept even if a later run failed: the next run replays it.
         cassette.save()
+    except CassetteError as exc:  # e.g. an unwritable folder: the case errs, and is reported
+        return _error_result(plan, ctx, nodeid, str(exc))
     return reduce_runs(results, plan.reduce, plan.threshold)
 
 

@@ -94,13 +94,13 @@ class ProviderSpec(ModelParams):
     #: Name of the environment variable that holds the key; the key itself never appears in files.
     api_key_env: str | None = None
     #: Seconds one call may take, the whole of a stream included.
-    timeout: float | None = Field(None, gt=0)
+    timeout: float | None = Field(None, gt=0, allow_inf_nan=False)
     #: Read the answer as server-sent events; measures time to first token on live calls.
     stream: bool = False
     #: Tries after the first on 429, 5xx, timeouts and refused connections (default: ini).
     max_retries: int | None = Field(None, ge=0, le=20)
     #: Base of the exponential backoff, in seconds (default: ini).
-    retry_backoff: float | None = Field(None, ge=0)
+    retry_backoff: float | None = Field(None, ge=0, allow_inf_nan=False)
     #: Providers tried in order when this one still fails after its retries.
     fallback: Annotated[list[ProviderSpec], BeforeValidator(_provider_list)] = Field(default_factory=list)
 
@@ -130,7 +130,9 @@ class AssertionSpec(_Model):
     max: float | None = None
     #: The judge (or embedding) provider of a model-graded assertion; default: the suite's
     #: `judge:` (or `embedding:`), then the ini key.
-    provider: Annotated[ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)] = None
+    provider: Annotated[
+        ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)
+    ] = None
     #: g-eval: what is judged, and the evaluation steps written in the suite (never regenerated).
     criteria: str | None = None
     steps: list[str] | None = None
@@ -219,9 +221,13 @@ class SuiteSpec(_Model):
     vars: dict[str, Any] = Field(default_factory=dict)
     defaults: DefaultsSpec = Field(default_factory=lambda: DefaultsSpec())
     #: The judge of model-graded assertions in this suite (else ini `llmops_judge`).
-    judge: Annotated[ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)] = None
+    judge: Annotated[
+        ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)
+    ] = None
     #: The embedding provider of `similar` (else ini `llmops_embedding`, else the judge's endpoint).
-    embedding: Annotated[ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)] = None
+    embedding: Annotated[
+        ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)
+    ] = None
     tests: list[CaseSpec] = Field(default_factory=list)
     test_cases: list[CaseSpec] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)

@@ -102,11 +102,14 @@ def load_yaml(text: str, path: object) -> tuple[Any, LineMap]:
         line = mark.line + 1 if mark is not None else None
         problem = exc.problem or str(exc)
         context = f" ({exc.context})" if exc.context else ""
+        if mark is not None and mark.index < len(text) and text[mark.index] == "\t":
+            context += "; a tab: YAML indents with spaces"
         raise SuiteError(f"invalid YAML: {problem}{context}", path=path, line=line) from None
     except yaml.YAMLError as exc:
         raise SuiteError(f"invalid YAML: {exc}", path=path) from None
     except Exception as exc:  # PyYAML's constructors raise plain errors: `!!int ;`, `!!float`
-        raise SuiteError(f"invalid YAML: a value cannot be read ({type(exc).__name__}: {exc})", path=path) from None
+        problem = f"invalid YAML: a value cannot be read ({type(exc).__name__}: {exc})"
+        raise SuiteError(problem, path=path) from None
     finally:
         loader.dispose()
     lines: dict[DataPath, int] = {(): node.start_mark.line + 1}

@@ -60,19 +60,80 @@ FAULTS = [
     Fault("500", _fail(500), True, "*answered HTTP 500: *"),
     Fault("502", _fail(502), True, "*answered HTTP 502: *"),
     Fault("503", _fail(503), True, "*answered HTTP 503: *"),
-    Fault("529-overloaded", _fail(529, message="Overloaded"), True, "*answered HTTP 529: Overloaded (overloaded_error)*", kind="anthropic"),
-    Fault("read-timeout", _fault("hang"), True, f"*timed out after {SHORT_TIMEOUT:g} s waiting for the response from*", timeout=SHORT_TIMEOUT),
-    Fault("connect-timeout", None, True, f"*timed out after {SHORT_TIMEOUT:g} s connecting to*", timeout=SHORT_TIMEOUT, endpoint="full"),
-    Fault("refused", None, True, "*cannot connect to http://127.0.0.1:*/v1/chat/completions: *", endpoint="dead"),
-    Fault("reset", _fault("reset"), True, "*the connection to http://127.0.0.1:*/v1/chat/completions broke: *"),
-    Fault("invalid-json", _fault("malformed_json"), False, "*answered HTTP 200 with a body that is not JSON: *"),
+    Fault(
+        "529-overloaded",
+        _fail(529, message="Overloaded"),
+        True,
+        "*answered HTTP 529: Overloaded (overloaded_error)*",
+        kind="anthropic",
+    ),
+    Fault(
+        "read-timeout",
+        _fault("hang"),
+        True,
+        f"*timed out after {SHORT_TIMEOUT:g} s waiting for the response from*",
+        timeout=SHORT_TIMEOUT,
+    ),
+    Fault(
+        "connect-timeout",
+        None,
+        True,
+        f"*timed out after {SHORT_TIMEOUT:g} s connecting to*",
+        timeout=SHORT_TIMEOUT,
+        endpoint="full",
+    ),
+    Fault(
+        "refused", None, True, "*cannot connect to http://127.0.0.1:*/v1/chat/completions: *", endpoint="dead"
+    ),
+    Fault(
+        "reset", _fault("reset"), True, "*the connection to http://127.0.0.1:*/v1/chat/completions broke: *"
+    ),
+    Fault(
+        "invalid-json", _fault("malformed_json"), False, "*answered HTTP 200 with a body that is not JSON: *"
+    ),
     Fault("missing-choices", _fault("missing_choices"), False, "*answered without `choices`: *"),
-    Fault("missing-content", _fault("missing_choices"), False, "*answered without `content`: *", kind="anthropic"),
-    Fault("empty-body", _fault("empty_body"), False, "*answered HTTP 200 with a body that is not JSON: (empty body)*"),
-    Fault("truncated-body", _fault("truncated_stream"), True, "*the connection to http://127.0.0.1:*/v1/chat/completions broke: *"),
-    Fault("truncated-sse", _fault("truncated_stream"), True, "*the stream from http://127.0.0.1:*/v1/chat/completions ended early*", stream=True),
-    Fault("truncated-sse-anthropic", _fault("truncated_stream"), True, "*the stream from http://127.0.0.1:*/v1/messages ended early*", kind="anthropic", stream=True),
-    Fault("endless-sse", _fault("endless_stream", chunk_delay=0.02), True, f"*timed out after {SHORT_TIMEOUT:g} s waiting for the response from*(the response was still arriving when its time ran out*", stream=True, timeout=SHORT_TIMEOUT),
+    Fault(
+        "missing-content",
+        _fault("missing_choices"),
+        False,
+        "*answered without `content`: *",
+        kind="anthropic",
+    ),
+    Fault(
+        "empty-body",
+        _fault("empty_body"),
+        False,
+        "*answered HTTP 200 with a body that is not JSON: (empty body)*",
+    ),
+    Fault(
+        "truncated-body",
+        _fault("truncated_stream"),
+        True,
+        "*the connection to http://127.0.0.1:*/v1/chat/completions broke: *",
+    ),
+    Fault(
+        "truncated-sse",
+        _fault("truncated_stream"),
+        True,
+        "*the stream from http://127.0.0.1:*/v1/chat/completions ended early*",
+        stream=True,
+    ),
+    Fault(
+        "truncated-sse-anthropic",
+        _fault("truncated_stream"),
+        True,
+        "*the stream from http://127.0.0.1:*/v1/messages ended early*",
+        kind="anthropic",
+        stream=True,
+    ),
+    Fault(
+        "endless-sse",
+        _fault("endless_stream", chunk_delay=0.02),
+        True,
+        f"*timed out after {SHORT_TIMEOUT:g} s waiting for the response from*(the response was still arriving when its time ran out*",
+        stream=True,
+        timeout=SHORT_TIMEOUT,
+    ),
 ]
 
 
@@ -143,7 +204,9 @@ def _cassettes(root: Path) -> dict[str, list[dict[str, Any]]]:
     """Case name -> the interactions of its cassette, for every cassette on disk."""
     out = {}
     for path in sorted((root / "cassettes").rglob("*.yaml")):
-        out[path.name.split("[")[0]] = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)["interactions"]
+        out[path.name.split("[")[0]] = yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader)[
+            "interactions"
+        ]
     return out
 
 
@@ -170,7 +233,8 @@ def test_fault_fails_or_recovers_only_its_own_case(
     write_prompt(pytester.path)
     write(
         pytester.path / "test_faulty.llmops.yaml",
-        f"prompt: greeter\nprovider:\n{_provider_yaml(fault, url)}\ntests:\n" + "".join(_case(c) for c in cases),
+        f"prompt: greeter\nprovider:\n{_provider_yaml(fault, url)}\ntests:\n"
+        + "".join(_case(c) for c in cases),
     )
     write(
         pytester.path / "test_healthy.llmops.yaml",
@@ -186,7 +250,9 @@ def test_fault_fails_or_recovers_only_its_own_case(
     )
 
     started = time.monotonic()
-    result = pytester.runpytest("--llmops-record-mode=once", "--llmops-report=report.json", "-p", "no:cacheprovider")
+    result = pytester.runpytest(
+        "--llmops-record-mode=once", "--llmops-report=report.json", "-p", "no:cacheprovider"
+    )
     elapsed = time.monotonic() - started
     out = result.stdout.str()
     assert "INTERNALERROR" not in out and "Traceback" not in out
@@ -198,7 +264,13 @@ def test_fault_fails_or_recovers_only_its_own_case(
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     # The cause is named, with the number of tries when the fault was retried.
     tries = " (after 2 tries)" if fault.retryable else ""
-    result.stdout.fnmatch_lines([f"*victim ({'test_faulty.llmops.yaml'}:*", "*error: the case could not be scored", f"{fault.message}{tries}"])
+    result.stdout.fnmatch_lines(
+        [
+            f"*victim ({'test_faulty.llmops.yaml'}:*",
+            "*error: the case could not be scored",
+            f"{fault.message}{tries}",
+        ]
+    )
     assert elapsed < 15
 
     # How often each case reached the server: a retry only where a later try may pass.
@@ -212,7 +284,11 @@ def test_fault_fails_or_recovers_only_its_own_case(
     # The report and the error-rate gate count every errored case, and only those.
     report = json.loads((pytester.path / "report.json").read_text())
     summary = report["summary"]
-    assert (summary["cases"], summary["errors"], summary["passed"]) == (len(cases) + 1, len(failing), len(passing))
+    assert (summary["cases"], summary["errors"], summary["passed"]) == (
+        len(cases) + 1,
+        len(failing),
+        len(passing),
+    )
     assert summary["error_rate"] == pytest.approx(len(failing) / (len(cases) + 1))
     errored = {c["case"]: c for c in report["cases"] if c["outcome"] == "error"}
     assert sorted(errored) == sorted(failing)
@@ -253,7 +329,9 @@ def test_a_very_large_reply_is_recorded_and_replayed(
         "  - {name: failing-huge, vars: {who: Huge}, assert: [{type: icontains, value: never there}]}\n"
         + _case("bystander"),
     )
-    result = pytester.runpytest("--llmops-record-mode=once", "--llmops-report=report.json", "--junitxml=junit.xml")
+    result = pytester.runpytest(
+        "--llmops-record-mode=once", "--llmops-report=report.json", "--junitxml=junit.xml"
+    )
     result.assert_outcomes(passed=2, failed=1)
     out = result.stdout.str()
     assert "INTERNALERROR" not in out and "Traceback" not in out
@@ -266,3 +344,23 @@ def test_a_very_large_reply_is_recorded_and_replayed(
     assert len(cassettes["huge"][0]["response"]["body"]["string"]) > HUGE_REPLY_CHARS
     llmops_server.close()
     pytester.runpytest().assert_outcomes(passed=2, failed=1)
+
+
+def test_a_cassette_that_cannot_be_written_fails_its_case_cleanly(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer
+) -> None:
+    """A full disk or a read-only folder: the case fails naming the cassette; the run goes on."""
+    llmops_server.reply(_echo)
+    write_prompt(pytester.path)
+    write(
+        pytester.path / "test_disk.llmops.yaml",
+        f"prompt: greeter\nprovider:\n  id: openai:gpt-4o-mini\n  base_url: {llmops_server.base_url}\ntests:\n"
+        + _case("victim"),
+    )
+    (pytester.path / "not-a-folder").write_text("a file where the cassette folder should be")
+    add_ini(pytester, "llmops_cassette_dir = not-a-folder/cassettes")
+    result = pytester.runpytest("--llmops-record-mode=once")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*cannot write cassette *not-a-folder/cassettes/test_disk/victim*.yaml: *"])
+    out = result.stdout.str()
+    assert "Traceback" not in out and "INTERNALERROR" not in out

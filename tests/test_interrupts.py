@@ -83,7 +83,9 @@ def test_an_interrupted_recording_leaves_whole_cassettes_and_once_records_the_re
         "-p",
         "no:cacheprovider",
     ]
-    process = pytester.popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+    process = pytester.popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    )
     deadline = time.monotonic() + 60
     # Mid-way: some cases recorded, two calls in flight, most not started.
     while len(server.requests) < 5 and process.poll() is None and time.monotonic() < deadline:
@@ -179,7 +181,9 @@ def test_suites_that_would_share_a_cassette_are_a_collection_error(
     )
     assert "Traceback" not in result.stdout.str()
     # Without the shared folder each suite keeps its cassettes beside it: no clash.
-    (pytester.path / "pytest.ini").write_text((pytester.path / "pytest.ini").read_text().replace("llmops_cassette_dir = recordings\n", ""))
+    (pytester.path / "pytest.ini").write_text(
+        (pytester.path / "pytest.ini").read_text().replace("llmops_cassette_dir = recordings\n", "")
+    )
     pytester.runpytest("--collect-only").assert_outcomes()
 
 

@@ -40,7 +40,10 @@ def test_anthropic_wire_format_usage_and_replay(
     pytester: pytest.Pytester, llmops_server: ScriptedLLMServer, fake_keys: object
 ) -> None:
     llmops_server.reply("Hello, Ada!")
-    suite(pytester, f"  id: anthropic:claude-sonnet-4-5\n  base_url: {llmops_server.root_url}\n  max_tokens: 200\n  stop: END")
+    suite(
+        pytester,
+        f"  id: anthropic:claude-sonnet-4-5\n  base_url: {llmops_server.root_url}\n  max_tokens: 200\n  stop: END",
+    )
     result = pytester.runpytest("--llmops-record-mode=once")
     result.assert_outcomes(passed=1)
     sent = llmops_server.requests[0]
@@ -84,7 +87,9 @@ def test_anthropic_overloaded_is_retried_then_reported(
     result = pytester.runpytest("--llmops-record-mode=once")
     result.assert_outcomes(failed=1)
     assert len(llmops_server.requests) == 3
-    result.stdout.fnmatch_lines(["*anthropic:claude-sonnet-4-5: *answered HTTP 529: Overloaded (overloaded_error) (after 3 tries)"])
+    result.stdout.fnmatch_lines(
+        ["*anthropic:claude-sonnet-4-5: *answered HTTP 529: Overloaded (overloaded_error) (after 3 tries)"]
+    )
     assert not (pytester.path / "cassettes").exists(), "failed tries are never recorded"
 
 
@@ -114,10 +119,16 @@ def test_streaming_assembles_text_usage_and_measures_ttft(
     # Replays report what was measured live, and a ttft limit below it fails offline.
     llmops_server.close()
     test_file = pytester.path / "test_p.llmops.yaml"
-    test_file.write_text(test_file.read_text().replace("nice to meet you!'}]", "nice to meet you!'}, {type: ttft, threshold: 100}]"))
+    test_file.write_text(
+        test_file.read_text().replace(
+            "nice to meet you!'}]", "nice to meet you!'}, {type: ttft, threshold: 100}]"
+        )
+    )
     result = pytester.runpytest()
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*time to first token 2?? ms > 100 ms (as recorded; replayed from a cassette)*"])
+    result.stdout.fnmatch_lines(
+        ["*time to first token 2?? ms > 100 ms (as recorded; replayed from a cassette)*"]
+    )
 
 
 @pytest.mark.parametrize("kind", ["openai", "anthropic"])
@@ -133,7 +144,9 @@ def test_truncated_stream_fails_with_a_clear_message(
     result.stdout.fnmatch_lines(["*the stream from http://127.0.0.1:*ended early*the answer is incomplete*"])
 
 
-def test_endless_stream_is_cut_at_the_timeout(pytester: pytest.Pytester, llmops_server: ScriptedLLMServer) -> None:
+def test_endless_stream_is_cut_at_the_timeout(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer
+) -> None:
     llmops_server.fault("endless_stream", chunk_delay=0.05)
     add_ini(pytester, "llmops_max_retries = 0", "llmops_timeout = 0.6")
     suite(pytester, f"  id: openai:gpt-4o-mini\n  base_url: {llmops_server.base_url}\n  stream: true")
@@ -141,19 +154,25 @@ def test_endless_stream_is_cut_at_the_timeout(pytester: pytest.Pytester, llmops_
     result = pytester.runpytest("--llmops-record-mode=once")
     assert time.monotonic() - started < 10
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*timed out after 0.6 s waiting for the response from *(the response was still arriving when its time ran out*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*timed out after 0.6 s waiting for the response from *(the response was still arriving when its time ran out*"
+        ]
+    )
 
 
 # --- retries and fallbacks ------------------------------------------------------------------
 
 
-def test_429_honours_retry_after_then_succeeds(pytester: pytest.Pytester, llmops_server: ScriptedLLMServer) -> None:
+def test_429_honours_retry_after_then_succeeds(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer
+) -> None:
     llmops_server.fail(429, headers={"retry-after": "0.5"}, times=1)
     llmops_server.reply("Hello!")
     add_ini(pytester, "llmops_retry_backoff = 0.01")
     suite(pytester, f"  id: openai:gpt-4o-mini\n  base_url: {llmops_server.base_url}")
     pytester.runpytest("--llmops-record-mode=once").assert_outcomes(passed=1)
-    first, second = llmops_server.requests
+    assert [r.path for r in llmops_server.requests] == ["/v1/chat/completions"] * 2  # 429, then the answer
     assert len(cassette(pytester)["interactions"]) == 1, "the 429 is not recorded"
 
 
@@ -195,13 +214,19 @@ def test_fallback_answers_and_replays(pytester: pytest.Pytester, llmops_server: 
     )
     result = pytester.runpytest("--llmops-record-mode=once", "--junitxml=out.xml")
     result.assert_outcomes(passed=1)
-    assert [r.path for r in llmops_server.requests] == ["/v1/chat/completions", "/v1/chat/completions", "/v1/messages"]
+    assert [r.path for r in llmops_server.requests] == [
+        "/v1/chat/completions",
+        "/v1/chat/completions",
+        "/v1/messages",
+    ]
     llmops_server.close()
     # Offline, the unrecorded primary misses and the recorded fallback replays.
     pytester.runpytest().assert_outcomes(passed=1)
 
 
-def test_every_provider_failing_lists_each(pytester: pytest.Pytester, llmops_server: ScriptedLLMServer) -> None:
+def test_every_provider_failing_lists_each(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer
+) -> None:
     llmops_server.fail(500, message="primary down", match=lambda r: r.get("model") == "gpt-4.1")
     llmops_server.fail(502, message="fallback down")
     add_ini(pytester, "llmops_max_retries = 0")
@@ -386,7 +411,7 @@ def test_requests_match_the_openapi_specs(
         assert errors == [], (request.path, errors)
 
 
-SDK_APP = '''
+SDK_APP = """
 import os
 import anthropic
 import openai
@@ -402,7 +427,7 @@ def with_anthropic(prompt, vars):
     message = client.messages.create(model="claude-haiku-4-5", max_tokens=100, system=prompt.system,
                                      messages=[m for m in prompt.to_messages() if m["role"] != "system"])
     return message.content[0].text
-'''
+"""
 
 
 @pytest.mark.parametrize("function", ["with_openai", "with_anthropic"])

@@ -38,7 +38,9 @@ def _model() -> Path:
 
 @pytest.fixture(scope="module")
 def llama_server() -> Iterator[str]:
-    pytest.importorskip("llama_cpp.server", reason="llama-cpp-python[server] is not installed (tox -e real-model)")
+    pytest.importorskip(
+        "llama_cpp.server", reason="llama-cpp-python[server] is not installed (tox -e real-model)"
+    )
     model = _model()
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -70,7 +72,9 @@ def llama_server() -> Iterator[str]:
 def test_record_against_a_real_model_then_replay_offline(
     pytester: pytest.Pytester, llama_server: str, stream: bool
 ) -> None:
-    write_prompt(pytester.path, name="story", user="Once upon a time, {{ who }}", system=None, model="stories260k")
+    write_prompt(
+        pytester.path, name="story", user="Once upon a time, {{ who }}", system=None, model="stories260k"
+    )
     write(
         pytester.path / "test_story.llmops.yaml",
         f"""
@@ -99,7 +103,13 @@ def test_record_against_a_real_model_then_replay_offline(
     else:
         # llama.cpp's stream carries no usage: none is invented; time to first token is measured.
         assert "data:" in body
-        assert 0 < interaction["response"]["llmops"]["ttft_ms"] <= interaction["response"]["llmops"]["latency_ms"]
+        assert (
+            0
+            < interaction["response"]["llmops"]["ttft_ms"]
+            <= interaction["response"]["llmops"]["latency_ms"]
+        )
     # Offline: the recording replays with the server's real answer.
-    result = pytester.runpytest("-p", "no:cacheprovider", "--llmops-concurrency=1", "--llmops-record-mode=none")
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--llmops-concurrency=1", "--llmops-record-mode=none"
+    )
     result.assert_outcomes(passed=1)

@@ -80,7 +80,9 @@ def test_each_run_has_its_own_recording_and_replays_in_order(
     pytester.runpytest().assert_outcomes(failed=1)
 
 
-def test_command_line_and_ini_set_the_runs(pytester: pytest.Pytester, llmops_server: ScriptedLLMServer) -> None:
+def test_command_line_and_ini_set_the_runs(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer
+) -> None:
     flaky_server(llmops_server, "y")
     suite(pytester, llmops_server, "")
     add_ini(pytester, "llmops_repeat = 3")
@@ -96,19 +98,27 @@ def test_mean_without_threshold_is_a_collection_error(
     suite(pytester, llmops_server, "    repeat: 3\n    reduce: mean\n")
     result = pytester.runpytest("--collect-only")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*test_r.llmops.yaml:4: case 'flaky': `reduce: mean` compares the mean score with a threshold*"])
+    result.stdout.fnmatch_lines(
+        ["*test_r.llmops.yaml:4: case 'flaky': `reduce: mean` compares the mean score with a threshold*"]
+    )
 
 
 def test_bad_rule_is_a_collection_error(pytester: pytest.Pytester, llmops_server: ScriptedLLMServer) -> None:
     suite(pytester, llmops_server, "    repeat: 3\n    reduce: best-of\n")
     result = pytester.runpytest("--collect-only")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["*tests[[]0[]].reduce: reduce must be one of pass^k, pass@k, mean, {pass_rate: 0.8}; got 'best-of'*"])
+    result.stdout.fnmatch_lines(
+        ["*tests[[]0[]].reduce: reduce must be one of pass^k, pass@k, mean, {pass_rate: 0.8}; got 'best-of'*"]
+    )
 
 
 @pytest.mark.parametrize(
     ("value", "rule"),
-    [(None, ReduceRule("pass^k")), ("pass@k", ReduceRule("pass@k")), ({"pass_rate": 0.8}, ReduceRule("pass_rate", 0.8))],
+    [
+        (None, ReduceRule("pass^k")),
+        ("pass@k", ReduceRule("pass@k")),
+        ({"pass_rate": 0.8}, ReduceRule("pass_rate", 0.8)),
+    ],
 )
 def test_parse_reduce(value: object, rule: ReduceRule) -> None:
     assert parse_reduce(value) == rule
@@ -116,5 +126,5 @@ def test_parse_reduce(value: object, rule: ReduceRule) -> None:
 
 @pytest.mark.parametrize("value", ["pass@3", {"pass_rate": 0}, {"pass_rate": 1.5}, {"rate": 0.5}, 3])
 def test_parse_reduce_rejects(value: object) -> None:
-    with pytest.raises(ValueError, match="pass_rate|reduce must be one of"):
+    with pytest.raises(ValueError, match=r"pass_rate|reduce must be one of"):
         parse_reduce(value)

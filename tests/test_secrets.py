@@ -104,6 +104,7 @@ def test_no_key_reaches_any_file_or_the_terminal(
         "--junitxml=junit.xml",
         "--llmops-report=report.json",
         "--llmops-markdown=summary.md",
+        "--llmops-html=report.html",
         "--log-file=run.log",
         "--log-file-level=DEBUG",
         "-rA",
@@ -114,17 +115,33 @@ def test_no_key_reaches_any_file_or_the_terminal(
 
     # The keys really went out: the header of each provider, and the app's query string.
     sent = server.requests
-    assert {r.headers.get("authorization") for r in sent} >= {f"Bearer {fake_keys[0]}", f"Bearer {FAKE_CUSTOM_KEY}"}
+    assert {r.headers.get("authorization") for r in sent} >= {
+        f"Bearer {fake_keys[0]}",
+        f"Bearer {FAKE_CUSTOM_KEY}",
+    }
     assert {r.headers.get("x-api-key") for r in sent} >= {fake_keys[1]}
     assert any(FAKE_CUSTOM_KEY in r.path for r in sent)
 
-    written = {"cassettes", "report.json", "summary.md", "junit.xml", "run.log", ".pytest_cache", "step-summary.md"}
+    written = {
+        "cassettes",
+        "report.json",
+        "summary.md",
+        "report.html",
+        "junit.xml",
+        "run.log",
+        ".pytest_cache",
+        "step-summary.md",
+    }
     assert written <= {p.name for p in pytester.path.iterdir()}
     report = json.loads((pytester.path / "report.json").read_text())
     # The echoed keys and the quoted ones were replaced, not dropped with what surrounds them.
     cases = {c["id"].split("::")[1]: c for c in report["cases"]}
-    assert "Your keys: REDACTED REDACTED REDACTED" in cases["echo[greeter@1.0.0-openai:gpt-4o-mini]"]["output"]
-    assert "Incorrect API key provided: REDACTED" in cases["rejected[greeter@1.0.0-openai:gpt-4o-mini]"]["error"]
+    assert (
+        "Your keys: REDACTED REDACTED REDACTED" in cases["echo[greeter@1.0.0-openai:gpt-4o-mini]"]["output"]
+    )
+    assert (
+        "Incorrect API key provided: REDACTED" in cases["rejected[greeter@1.0.0-openai:gpt-4o-mini]"]["error"]
+    )
     cassette_text = all_text_under(pytester.path / "cassettes")
     assert "key=REDACTED" in cassette_text and "Your keys: REDACTED" in cassette_text
 
@@ -224,7 +241,9 @@ def test_the_suite_system_template_and_assertion_values_are_sandboxed_too(pytest
         ]
     )
     result.stdout.fnmatch_lines(
-        ["*test_value.llmops.yaml:3: case 'v': assertion 'contains': bad template in `value`: access to attribute '__class__' of 'str' object is unsafe*"]
+        [
+            "*test_value.llmops.yaml:3: case 'v': assertion 'contains': bad template in `value`: access to attribute '__class__' of 'str' object is unsafe*"
+        ]
     )
     assert "Traceback" not in result.stdout.str()
 
@@ -360,14 +379,21 @@ def test_none_mode_refuses_every_connection_beyond_loopback_even_from_the_apps_o
     # from_a_thread passes: the app got the refusal in its own thread and reported it as text.
     result.assert_outcomes(passed=2, failed=5)
     refused = f"record mode 'none' refused a connection to {TEST_NET}:"
-    result.stdout.fnmatch_lines(["*n*python:netapp:with_urllib*", f"*{refused}80: a replay-only run reaches nothing outside this machine*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*n*python:netapp:with_urllib*",
+            f"*{refused}80: a replay-only run reaches nothing outside this machine*",
+        ]
+    )
     for function, target in [
         ("with_socket", f"{TEST_NET}:443"),
         ("with_dns", "api.example.com:80"),
         ("swallowing", f"{TEST_NET}:80"),
         ("udp", f"{TEST_NET}:8125"),
     ]:
-        result.stdout.fnmatch_lines([f"*python:netapp:{function}*", f"*record mode 'none' refused a connection to {target}*"])
+        result.stdout.fnmatch_lines(
+            [f"*python:netapp:{function}*", f"*record mode 'none' refused a connection to {target}*"]
+        )
     assert "Traceback" not in result.stdout.str()
     report = [line for line in result.stdout.lines if "PASSED" in line or "passed" in line]
     assert report
@@ -376,7 +402,9 @@ def test_none_mode_refuses_every_connection_beyond_loopback_even_from_the_apps_o
     assert len(llmops_server.requests) == 1
 
 
-def test_the_guard_refuses_before_the_socket_layer(safety_net: list[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_guard_refuses_before_the_socket_layer(
+    safety_net: list[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from pytest_llmops import network
 
     looked_up: list[Any] = []
@@ -452,9 +480,14 @@ def test_python_references_import_only_the_named_module(
     monkeypatch.syspath_prepend(str(pytester.path))
     marker = "import pathlib; pathlib.Path(__file__).with_suffix('.imported').touch()\n"
     write(pytester.path / "shop" / "__init__.py", marker)
-    write(pytester.path / "shop" / "bot.py", marker + "def answer(prompt, vars):\n    return 'hi'\nLIMIT = 3\n")
+    write(
+        pytester.path / "shop" / "bot.py", marker + "def answer(prompt, vars):\n    return 'hi'\nLIMIT = 3\n"
+    )
     write(pytester.path / "shop" / "admin.py", marker + "raise SystemExit('never import me')\n")
-    write(pytester.path / "shop" / "broken.py", marker + "raise RuntimeError('the database is not configured')\n")
+    write(
+        pytester.path / "shop" / "broken.py",
+        marker + "raise RuntimeError('the database is not configured')\n",
+    )
     write(
         pytester.path / "test_py.llmops.yaml",
         "provider: python:shop.bot:answer\ntests:\n  - {name: a, prompt: x, assert: [{type: equals, value: hi}]}\n",
@@ -464,9 +497,18 @@ def test_python_references_import_only_the_named_module(
     assert "shop.admin" not in sys.modules
 
     for target, message in [
-        ("python:shop.bot:LIMIT", "*provider 'python:shop.bot:LIMIT': module 'shop.bot' has no function 'LIMIT'.*"),
-        ("python:shop.broken:answer", "*provider 'python:shop.broken:answer': importing module 'shop.broken' raised RuntimeError: the database is not configured*"),
-        ("python:shop.nothere:answer", "*provider 'python:shop.nothere:answer': cannot import module 'shop.nothere'*"),
+        (
+            "python:shop.bot:LIMIT",
+            "*provider 'python:shop.bot:LIMIT': module 'shop.bot' has no function 'LIMIT'.*",
+        ),
+        (
+            "python:shop.broken:answer",
+            "*provider 'python:shop.broken:answer': importing module 'shop.broken' raised RuntimeError: the database is not configured*",
+        ),
+        (
+            "python:shop.nothere:answer",
+            "*provider 'python:shop.nothere:answer': cannot import module 'shop.nothere'*",
+        ),
     ]:
         write(
             pytester.path / "test_py.llmops.yaml",

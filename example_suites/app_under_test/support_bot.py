@@ -32,7 +32,11 @@ def answer(prompt: Any, vars: dict[str, Any]) -> dict[str, Any]:
     messages = prompt.to_messages()
     messages[0] = {**messages[0], "content": messages[0]["content"] + "\nKnowledge base:\n" + context}
     base_url = os.environ.get("OPENAI_BASE_URL", "https://api.openai.com/v1").rstrip("/")
-    headers = {"authorization": f"Bearer {os.environ['OPENAI_API_KEY']}"} if os.environ.get("OPENAI_API_KEY") else {}
+    headers = (
+        {"authorization": f"Bearer {os.environ['OPENAI_API_KEY']}"}
+        if os.environ.get("OPENAI_API_KEY")
+        else {}
+    )
     response = httpx.post(
         f"{base_url}/chat/completions",
         json={"model": prompt.model, "messages": messages, **prompt.params},

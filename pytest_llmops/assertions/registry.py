@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AssertionContext",
-    "Judge",
     "AssertionFactory",
     "AssertionRegistry",
     "Check",
+    "Judge",
     "PreparedAssertion",
     "default_registry",
     "register_assertion",
