@@ -121,7 +121,24 @@ TRIAGE = [
 ]
 
 
+def _is_judge(request: dict[str, Any]) -> bool:
+    return "impartial evaluator" in _system(request)
+
+
+def _judge_reply(request: dict[str, Any]) -> str:
+    """What a careful judge model answers: brief reasoning, then the JSON verdict asked for."""
+    system = _system(request)
+    if "relevance" in system.split(")", 1)[0]:
+        return 'The answer addresses the question directly.\n{"reason": "On topic and complete.", "score": 5}'
+    return (
+        "The reply acknowledges the request and gives a concrete next step.\n"
+        '{"reason": "Acknowledges the refund and says what happens next.", "score": 0.9, "verdict": "pass"}'
+    )
+
+
 def script(server: ScriptedLLMServer) -> None:
+    # Judge calls first: they carry the judge's system prompt, whatever the case's input.
+    server.reply(_judge_reply, match=_is_judge)
     for pattern, (old, new) in SUPPORT_REPLIES.items():
         server.reply(
             new, match=lambda r, p=pattern: p in r["messages"][-1]["content"] and _asks_for_details(r)
