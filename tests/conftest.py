@@ -35,6 +35,11 @@ def _no_ambient_llm_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # A developer's real key or base URL must never leak into a test run.
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
         monkeypatch.delenv(name, raising=False)
+    # Inner runs behave the same on a laptop and in CI: pytest does not truncate its short
+    # summary when CI is set, and the prompt lock is never written there. Tests of CI
+    # behaviour set it themselves.
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("BUILD_NUMBER", raising=False)
 
 
 INNER_INI = """\
