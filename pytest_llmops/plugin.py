@@ -337,7 +337,9 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
         cases = {
             item.nodeid: item for item in session.items if isinstance(item, CaseItem) and not item.skipped
         }
-        if cases and limit.maximum > 1:
+        # In `none` mode every call replays from disk in microseconds: threads would only add
+        # switching, so cases run in pytest's own loop.
+        if cases and limit.maximum > 1 and state.run.record_mode is not RecordMode.NONE:
             state.run.on_rate_limit = limit.on_rate_limit
             worker = hasattr(session.config, "workerinput")
 

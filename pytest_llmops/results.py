@@ -7,7 +7,7 @@ test reports (``user_properties``) from xdist workers to the controller.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = [
@@ -112,7 +112,8 @@ class AssertionResult:
     raw: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Built by hand: dataclasses.asdict deep-copies every value, a cost paid per case.
+        return {name: getattr(self, name) for name in _ASSERTION_FIELDS}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssertionResult:
@@ -181,7 +182,7 @@ class CaseResult:
         return self.outcome != "error" and self.cost_usd is None and bool(self.model)
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = {name: getattr(self, name) for name in _CASE_FIELDS}
         data["assertions"] = [a.to_dict() for a in self.assertions]
         data["usage"] = self.usage.to_dict()
         data["judge_usage"] = self.judge_usage.to_dict()
@@ -222,3 +223,7 @@ class CaseResult:
             location=str(data.get("location", "")),
             reduce=data.get("reduce"),
         )
+
+
+_ASSERTION_FIELDS = tuple(f.name for f in fields(AssertionResult))
+_CASE_FIELDS = tuple(f.name for f in fields(CaseResult))

@@ -140,22 +140,20 @@ def load_suite(
     preparer = _Preparer(
         assertions, base_dir, path, judge=spec.judge or judge, embedding=spec.embedding or embedding
     )
-    defaults_lines = lines.sub(("defaults",))
     # Defaults whose value needs no case variable are prepared once, the rest per case.
     default_asserts = [
         (
             item,
-            defaults_lines.line(("assert", i)),
+            lines.line(("defaults", "assert", i)),
             None
             if _is_templated(item.value)
-            else preparer.prepare(item, None, defaults_lines.line(("assert", i)), {}),
+            else preparer.prepare(item, None, lines.line(("defaults", "assert", i)), {}),
         )
         for i, item in enumerate(spec.defaults.assert_)
     ]
     for key in ("tests", "test_cases"):
         case_specs: Sequence[CaseSpec] = getattr(spec, key)
         for index, case in enumerate(case_specs):
-            case_lines = lines.sub((key, index))
             line = lines.line((key, index)) or 1
             if case.name in seen:
                 raise SuiteError(
@@ -175,7 +173,7 @@ def load_suite(
                     for item, item_line, ready in default_asserts
                 ),
                 *(
-                    preparer.prepare(item, case.name, case_lines.line(("assert", i)), template_vars)
+                    preparer.prepare(item, case.name, lines.line((key, index, "assert", i)), template_vars)
                     for i, item in enumerate(case.assert_)
                 ),
             )

@@ -42,11 +42,6 @@ class LineMap:
             parts = parts[:-1]
         return self._lines.get((), None)
 
-    def sub(self, prefix: DataPath) -> LineMap:
-        """The map of one subtree, with paths relative to ``prefix``."""
-        n = len(prefix)
-        return LineMap({k[n:]: v for k, v in self._lines.items() if k[:n] == prefix})
-
 
 #: Nodes a document may expand to through aliases: far above any real suite, far below a
 #: "billion laughs" document whose aliases multiply until memory runs out.
