@@ -811,12 +811,10 @@ def _relevance(spec: AssertionSpec, *, base_dir: Path) -> Check:
     )
 
 
-@register_assertion("accuracy", uses_judge=True)
-def _accuracy(spec: AssertionSpec, *, base_dir: Path) -> Check:
-    """Is the output accurate against the case's ``expected`` (or ``value``)? 1–5, normalised."""
-    _only(spec, "value", "threshold")
-    reference = _optional_text(spec, "the reference answer", "value: 'Paris'")
-    provider = _judge_provider(spec)
+def _against_reference(
+    spec: AssertionSpec, reference: str | None
+) -> Callable[[AssertionContext], list[Material]]:
+    """The material of judges that compare with a reference: the input, the reference, the output."""
 
     def materials(ctx: AssertionContext) -> list[Material]:
         found = []
@@ -824,6 +822,18 @@ def _accuracy(spec: AssertionSpec, *, base_dir: Path) -> Check:
         if question is not None:
             found.append(_input(question))
         return [*found, _expected(_reference(spec, ctx, reference)), _output(ctx)]
+
+    return materials
+
+
+@register_assertion("accuracy", uses_judge=True)
+def _accuracy(spec: AssertionSpec, *, base_dir: Path) -> Check:
+    """Is the output accurate against the case's ``expected`` (or ``value``)? 1–5, normalised."""
+    _only(spec, "value", "threshold")
+    reference = _optional_text(spec, "the reference answer", "value: 'Paris'")
+    provider = _judge_provider(spec)
+
+    materials = _against_reference(spec, reference)
 
     return _judge_check(
         _JudgeSetup(
@@ -879,12 +889,7 @@ def _factuality(spec: AssertionSpec, *, base_dir: Path) -> Check:
     reference = _optional_text(spec, "the reference answer", "value: 'Paris is the capital of France'")
     provider = _judge_provider(spec)
 
-    def materials(ctx: AssertionContext) -> list[Material]:
-        found = []
-        question = _last_user_message(ctx)
-        if question is not None:
-            found.append(_input(question))
-        return [*found, _expected(_reference(spec, ctx, reference)), _output(ctx)]
+    materials = _against_reference(spec, reference)
 
     return _judge_check(
         _JudgeSetup(
