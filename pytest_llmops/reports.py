@@ -152,20 +152,7 @@ def case_from_json(data: Mapping[str, Any]) -> CaseResult:
         model=str(data.get("model", "")),
         score=data.get("score"),
         threshold=data.get("threshold"),
-        assertions=tuple(
-            AssertionResult(
-                type=str(a["type"]),
-                passed=bool(a["passed"]),
-                score=float(a["score"]),
-                reason=str(a.get("reason", "")),
-                weight=float(a.get("weight", 1.0)),
-                metric=a.get("metric"),
-                line=a.get("line"),
-                unscored=bool(a.get("unscored", False)),
-                raw=a.get("raw"),
-            )
-            for a in data.get("assertions", ())
-        ),
+        assertions=tuple(AssertionResult.from_dict(a) for a in data.get("assertions", ())),
         usage=_usage(data.get("tokens")),
         cost_usd=data.get("cost_usd"),
         latency_ms=data.get("latency_ms"),
