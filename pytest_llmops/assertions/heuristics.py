@@ -872,13 +872,17 @@ def _latency(spec: AssertionSpec, *, base_dir: Path) -> Check:
     limit = _limit(spec, "threshold: 1000  # ms") or 0.0
 
     def check(ctx: AssertionContext) -> Grade:
-        ms = ctx.response.latency_ms
-        passed = ms <= limit
-        note = " (as recorded; replayed from a cassette)" if ctx.response.replayed else ""
-        reason = f"latency {ms:.0f} ms {'<=' if passed else '>'} {_num(limit)} ms{note}"
-        return Grade(passed, 1.0 if passed else limit / ms, reason)
+        return _within_ms("latency", ctx.response.latency_ms, limit, replayed=ctx.response.replayed)
 
     return check
+
+
+def _within_ms(what: str, ms: float, limit: float, *, replayed: bool) -> Grade:
+    """A time against its limit; a miss scores limit/time (a failing time exceeds the limit, so > 0)."""
+    passed = ms <= limit
+    note = " (as recorded; replayed from a cassette)" if replayed else ""
+    reason = f"{what} {ms:.0f} ms {'<=' if passed else '>'} {_num(limit)} ms{note}"
+    return Grade(passed, 1.0 if passed else limit / ms, reason)
 
 
 @register_assertion("ttft")
@@ -894,10 +898,7 @@ def _ttft(spec: AssertionSpec, *, base_dir: Path) -> Check:
                 f"no time to first token: set `stream: true` on provider {ctx.response.provider!r} "
                 "(it is measured on streamed calls, and replayed as recorded)",
             )
-        passed = ms <= limit
-        note = " (as recorded; replayed from a cassette)" if ctx.response.replayed else ""
-        reason = f"time to first token {ms:.0f} ms {'<=' if passed else '>'} {_num(limit)} ms{note}"
-        return Grade(passed, 1.0 if passed else (limit / ms if ms else 0.0), reason)
+        return _within_ms("time to first token", ms, limit, replayed=ctx.response.replayed)
 
     return check
 
