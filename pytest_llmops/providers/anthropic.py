@@ -10,19 +10,19 @@ from typing import Any
 
 import httpx
 
-from ..errors import ProviderConnectionError, ProviderError, ProviderHTTPError, ProviderResponseError
+from ..errors import ProviderError, ProviderHTTPError, ProviderResponseError
 from ..prompts import RenderedPrompt
 from ..results import LLMResponse, Usage
 from ..schema import ProviderSpec
 from .base import (
     exchange_latency,
-    first_token_ms,
     iter_sse,
     json_body,
     malformed,
     merged_params,
     post,
     read_api_key,
+    streamed_response,
 )
 
 __all__ = [
@@ -199,22 +199,15 @@ def parse_message_stream(response: httpx.Response, *, provider: str, url: str, m
             usage.update({k: v for k, v in (data.get("usage") or {}).items() if v is not None})
         elif kind == "message_stop":
             stopped = True
-    if not stopped:
-        # The connection closed before the end: a transport fault, so a retry may complete it.
-        raise ProviderConnectionError(
-            f"{provider}: the stream from {url} ended early ({len(response.content)} bytes, no "
-            "message_stop); the answer is incomplete",
-            provider=provider,
-            url=url,
-        )
-    latency_ms, replayed = exchange_latency(response)
-    return LLMResponse(
-        text="".join(parts),
+    return streamed_response(
+        response,
         provider=provider,
+        url=url,
         model=answered_model,
+        parts=parts,
         usage=_usage(usage),
         finish_reason=stop_reason,
-        latency_ms=latency_ms,
-        ttft_ms=first_token_ms(response, first_content),
-        replayed=replayed,
+        first_content=first_content,
+        ended=stopped,
+        end_marker="no message_stop",
     )

@@ -19,7 +19,7 @@ from ..errors import (
     ProviderTimeoutError,
 )
 from ..prompts import RenderedPrompt
-from ..results import LLMResponse
+from ..results import LLMResponse, Usage
 from ..schema import ProviderSpec, suggest
 
 __all__ = [
@@ -229,6 +229,41 @@ def iter_sse(body: bytes) -> Iterator[SSEEvent]:
                 data.append(value)
         if data:
             yield SSEEvent(event, "\n".join(data), min(offset, len(text)))
+
+
+def streamed_response(
+    response: httpx.Response,
+    *,
+    provider: str,
+    url: str,
+    model: str,
+    parts: list[str],
+    usage: Usage,
+    finish_reason: str | None,
+    first_content: int | None,
+    ended: bool,
+    end_marker: str,
+) -> LLMResponse:
+    """The answer assembled from a stream, or an error when the stream stopped before its end."""
+    if not ended:
+        # The connection closed before the end: a transport fault, so a retry may complete it.
+        raise ProviderConnectionError(
+            f"{provider}: the stream from {url} ended early ({len(response.content)} bytes, "
+            f"{end_marker}); the answer is incomplete",
+            provider=provider,
+            url=url,
+        )
+    latency_ms, replayed = exchange_latency(response)
+    return LLMResponse(
+        text="".join(parts),
+        provider=provider,
+        model=model,
+        usage=usage,
+        finish_reason=finish_reason,
+        latency_ms=latency_ms,
+        ttft_ms=first_token_ms(response, first_content),
+        replayed=replayed,
+    )
 
 
 def first_token_ms(response: httpx.Response, byte_offset: int | None) -> float | None:

@@ -10,19 +10,19 @@ from typing import Any
 
 import httpx
 
-from ..errors import ProviderConnectionError, ProviderError, ProviderResponseError
+from ..errors import ProviderError, ProviderResponseError
 from ..prompts import RenderedPrompt
 from ..results import LLMResponse, Usage
 from ..schema import ProviderSpec
 from .base import (
     exchange_latency,
-    first_token_ms,
     iter_sse,
     json_body,
     malformed,
     merged_params,
     post,
     read_api_key,
+    streamed_response,
 )
 
 __all__ = ["DEFAULT_BASE_URL", "OpenAIProvider", "embed", "parse_chat_completion", "parse_chat_stream"]
@@ -207,25 +207,17 @@ def parse_chat_stream(response: httpx.Response, *, provider: str, url: str, mode
                     first_content = event.end
             if choice.get("finish_reason"):
                 finish_reason = str(choice["finish_reason"])
-    if not done and finish_reason is None:
-        received = len(response.content)
-        # The connection closed before the end: a transport fault, so a retry may complete it.
-        raise ProviderConnectionError(
-            f"{provider}: the stream from {url} ended early ({received} bytes, no finish_reason "
-            "and no [DONE]); the answer is incomplete",
-            provider=provider,
-            url=url,
-        )
-    latency_ms, replayed = exchange_latency(response)
-    return LLMResponse(
-        text="".join(parts),
+    return streamed_response(
+        response,
         provider=provider,
+        url=url,
         model=answered_model,
+        parts=parts,
         usage=_usage(usage),
         finish_reason=finish_reason,
-        latency_ms=latency_ms,
-        ttft_ms=first_token_ms(response, first_content),
-        replayed=replayed,
+        first_content=first_content,
+        ended=done or finish_reason is not None,
+        end_marker="no finish_reason and no [DONE]",
     )
 
 
