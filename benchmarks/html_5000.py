@@ -23,9 +23,10 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pytest_llmops.gates import Settings, evaluate
 from pytest_llmops.html_report import render_html
 from pytest_llmops.reports import build_report
+
+from pytest_llmops.gates import Settings, evaluate
 from pytest_llmops.results import AssertionResult, CaseResult, Message, Usage
 
 CHROMIUM = "/usr/bin/chromium"

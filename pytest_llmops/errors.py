@@ -7,13 +7,19 @@
     ├── PromptError
     │   ├── PromptNotFoundError    a reference matches no prompt or version
     │   ├── PromptConflictError    two files claim the same name and version
-    │   └── PromptRenderError      a template failed to render (undefined variable, sandbox)
+    │   ├── PromptRenderError      a template failed to render (undefined variable, sandbox)
+    │   ├── InvalidVersionError    a text is not a semantic version (also a ValueError)
+    │   ├── InvalidRangeError      a text is not a version range (also a ValueError)
+    │   └── LockfileError          the prompt lock file cannot be read, or a version changed
     ├── ProviderError              a model call failed (fails the case, never the session)
     │   ├── ProviderHTTPError      the API answered with an error status
     │   ├── ProviderTimeoutError   the call timed out
     │   ├── ProviderConnectionError  the connection was refused or broken
     │   ├── ProviderResponseError  the API answered with a body we cannot use
     │   └── BudgetExhaustedError   --llmops-budget is spent: no further live call
+    ├── VerdictParseError          a judge's reply holds no readable verdict (the check is unscored)
+    ├── GitError                   git is missing, or a ref names nothing (--llmops-changed-since)
+    ├── ReportError                a report or baseline cannot be read or written
     └── CassetteError              record/replay problems
         ├── CassetteMissingError   record mode forbids a call that has no recording
         │   └── NetworkRefusedError  record mode `none` refused a socket outside loopback
@@ -33,7 +39,11 @@ __all__ = [
     "CassetteError",
     "CassetteMismatchError",
     "CassetteMissingError",
+    "GitError",
+    "InvalidRangeError",
+    "InvalidVersionError",
     "LlmopsError",
+    "LockfileError",
     "NetworkRefusedError",
     "PromptConflictError",
     "PromptError",
@@ -44,7 +54,9 @@ __all__ = [
     "ProviderHTTPError",
     "ProviderResponseError",
     "ProviderTimeoutError",
+    "ReportError",
     "SuiteError",
+    "VerdictParseError",
 ]
 
 
@@ -90,6 +102,30 @@ class PromptConflictError(PromptError):
 
 class PromptRenderError(PromptError):
     """A prompt template could not be rendered with the case's variables."""
+
+
+class InvalidVersionError(PromptError, ValueError):
+    """A text is not a semantic version (or a ``Version`` was built from bad parts)."""
+
+
+class InvalidRangeError(PromptError, ValueError):
+    """A text is not a version range."""
+
+
+class LockfileError(PromptError):
+    """The lock file cannot be read, or two prompt files claim one version with different content."""
+
+
+class VerdictParseError(LlmopsError):
+    """A judge reply holds no well-formed verdict; the message says what was missing."""
+
+
+class GitError(LlmopsError):
+    """Git is missing, the folder is not in a repository, or a ref does not exist."""
+
+
+class ReportError(LlmopsError):
+    """A report cannot be written, or a baseline report cannot be read; the message names the file."""
 
 
 class ProviderError(LlmopsError):

@@ -1,11 +1,14 @@
 """Values that describe a model call and a case's outcome.
 
-They are frozen and slotted, and convert to and from plain dicts so they can ride on pytest's
-test reports (``user_properties``) from xdist workers to the controller.
+They are frozen and slotted. ``CaseResult`` has one serialised form, ``to_dict``/``from_dict``:
+the case entry of the JSON report (schema_version 1). The same dict rides on pytest's test
+reports (``user_properties``) from xdist workers to the controller, and a baseline report is read
+back with ``from_dict``.
 """
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -16,8 +19,26 @@ __all__ = [
     "Grade",
     "LLMResponse",
     "Message",
+    "Outcome",
     "Usage",
 ]
+
+
+class Outcome(str, enum.Enum):
+    """How a case ended. ``UNSCORED``: a judge's reply could not be read (neither pass nor fail)."""
+
+    PASSED = "passed"
+    FAILED = "failed"
+    ERROR = "error"
+    UNSCORED = "unscored"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def failing(self) -> bool:
+        """Failed or errored: what a baseline comparison counts as a failure."""
+        return self in (Outcome.FAILED, Outcome.ERROR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,19 +72,13 @@ class Usage:
         )
 
     def to_dict(self) -> dict[str, int]:
-        return {
-            "input_tokens": self.input_tokens,
-            "output_tokens": self.output_tokens,
-            "cached_tokens": self.cached_tokens,
-        }
+        """The report's form: ``{input, output, cached}``."""
+        return {"input": self.input_tokens, "output": self.output_tokens, "cached": self.cached_tokens}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Usage:
-        return cls(
-            int(data.get("input_tokens", 0)),
-            int(data.get("output_tokens", 0)),
-            int(data.get("cached_tokens", 0)),
-        )
+    def from_dict(cls, data: Mapping[str, Any] | None) -> Usage:
+        data = data or {}
+        return cls(int(data.get("input", 0)), int(data.get("output", 0)), int(data.get("cached", 0)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -137,7 +152,7 @@ class CaseResult:
     nodeid: str
     suite: str
     case: str
-    outcome: str  # "passed" | "failed" | "error" | "unscored"
+    outcome: Outcome
     prompt: str | None = None
     prompt_version: str | None = None
     provider: str = ""
@@ -163,12 +178,14 @@ class CaseResult:
     retries: int = 0
     #: The rendered messages sent to the model.
     messages: tuple[Message, ...] = ()
-    #: One entry per run when the case is repeated: {"outcome", "score", "error"}.
+    #: One entry per run when the case is repeated: {"run", "outcome", "score", "error", "output"}.
     runs: tuple[Mapping[str, Any], ...] = ()
     #: Where the case is written: ``path:line``.
     location: str = ""
     #: How repeated runs were reduced, e.g. "pass_rate 0.8: at least 80% of 5 runs must pass".
     reduce: str | None = None
+    #: The case made no call because ``--llmops-budget`` was spent.
+    budget_exhausted: bool = False
 
     @property
     def variant(self) -> str:
@@ -179,25 +196,52 @@ class CaseResult:
     @property
     def unpriced(self) -> bool:
         """A model answered but has no price: the cost is unknown, not zero."""
-        return self.outcome != "error" and self.cost_usd is None and bool(self.model)
+        return self.outcome is not Outcome.ERROR and self.cost_usd is None and bool(self.model)
 
     def to_dict(self) -> dict[str, Any]:
-        data = {name: getattr(self, name) for name in _CASE_FIELDS}
-        data["assertions"] = [a.to_dict() for a in self.assertions]
-        data["usage"] = self.usage.to_dict()
-        data["judge_usage"] = self.judge_usage.to_dict()
-        data["tags"] = list(self.tags)
-        data["messages"] = [m.to_dict() for m in self.messages]
-        data["runs"] = [dict(r) for r in self.runs]
-        return data
+        """The case as the JSON report writes it (the only serialised form)."""
+        return {
+            "id": self.nodeid,
+            "suite": self.suite,
+            "case": self.case,
+            "location": self.location,
+            "variant": self.variant,
+            "prompt": self.prompt,
+            "prompt_version": self.prompt_version,
+            "provider": self.provider,
+            "model": self.model,
+            "answered_by": self.answered_by,
+            "outcome": self.outcome.value,
+            "score": self.score,
+            "threshold": self.threshold,
+            "assertions": [a.to_dict() for a in self.assertions],
+            "tokens": self.usage.to_dict(),
+            "cost_usd": self.cost_usd,
+            "unpriced": self.unpriced,
+            "judge_tokens": self.judge_usage.to_dict(),
+            "judge_cost_usd": self.judge_cost_usd,
+            "judge_failures": self.judge_failures,
+            "latency_ms": self.latency_ms,
+            "ttft_ms": self.ttft_ms,
+            "replayed": self.replayed,
+            "retries": self.retries,
+            "tags": list(self.tags),
+            "output": self.output,
+            "messages": [m.to_dict() for m in self.messages],
+            "runs": [dict(r) for r in self.runs],
+            "error": self.error,
+            "reduce": self.reduce,
+            "budget_exhausted": self.budget_exhausted,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> CaseResult:
+        """A case entry of a report (or of a test report's properties) back as a result."""
         return cls(
-            nodeid=str(data["nodeid"]),
-            suite=str(data["suite"]),
-            case=str(data["case"]),
-            outcome=str(data["outcome"]),
+            nodeid=str(data["id"]),
+            suite=str(data.get("suite", "")),
+            case=str(data.get("case", "")),
+            outcome=Outcome(data["outcome"]),
             prompt=data.get("prompt"),
             prompt_version=data.get("prompt_version"),
             provider=str(data.get("provider", "")),
@@ -205,7 +249,7 @@ class CaseResult:
             score=data.get("score"),
             threshold=data.get("threshold"),
             assertions=tuple(AssertionResult.from_dict(a) for a in data.get("assertions", ())),
-            usage=Usage.from_dict(data.get("usage", {})),
+            usage=Usage.from_dict(data.get("tokens")),
             cost_usd=data.get("cost_usd"),
             latency_ms=data.get("latency_ms"),
             ttft_ms=data.get("ttft_ms"),
@@ -213,17 +257,17 @@ class CaseResult:
             output=data.get("output"),
             error=data.get("error"),
             tags=tuple(data.get("tags", ())),
-            judge_usage=Usage.from_dict(data.get("judge_usage", {})),
+            judge_usage=Usage.from_dict(data.get("judge_tokens")),
             judge_cost_usd=data.get("judge_cost_usd"),
             judge_failures=int(data.get("judge_failures", 0)),
             answered_by=data.get("answered_by"),
             retries=int(data.get("retries", 0)),
-            messages=tuple(Message(m["role"], m["content"]) for m in data.get("messages", ())),
+            messages=tuple(Message(str(m["role"]), str(m["content"])) for m in data.get("messages", ())),
             runs=tuple(data.get("runs", ())),
             location=str(data.get("location", "")),
             reduce=data.get("reduce"),
+            budget_exhausted=bool(data.get("budget_exhausted", False)),
         )
 
 
 _ASSERTION_FIELDS = tuple(f.name for f in fields(AssertionResult))
-_CASE_FIELDS = tuple(f.name for f in fields(CaseResult))

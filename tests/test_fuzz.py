@@ -24,13 +24,16 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
 from pytest_llmops.assertions import default_registry
-from pytest_llmops.cassettes import CaseCassette, CassetteTransport, RecordMode
+from pytest_llmops.engine.plan import SuitePlan, load_suite
+from pytest_llmops.engine.session import Session
 from pytest_llmops.errors import LlmopsError
 from pytest_llmops.prompts import PromptRegistry, RenderedPrompt, load_prompt_file
-from pytest_llmops.providers import default_providers
 from pytest_llmops.providers.openai import OpenAIProvider
+from pytest_llmops.recording.cassette import CaseCassette
+from pytest_llmops.recording.modes import RecordMode
+from pytest_llmops.recording.transport import CassetteTransport
 from pytest_llmops.results import Message
-from pytest_llmops.schema import (
+from pytest_llmops.spec.schema import (
     AssertionSpec,
     CaseSpec,
     DefaultsSpec,
@@ -38,7 +41,6 @@ from pytest_llmops.schema import (
     ProviderSpec,
     SuiteSpec,
 )
-from pytest_llmops.suite import SuitePlan, load_suite
 
 from .conftest import write, write_prompt
 
@@ -322,12 +324,7 @@ def collect(path: Path, text: str | bytes) -> SuitePlan | LlmopsError:
         path.write_text(text, encoding="utf-8", errors="surrogatepass")
     registry = PromptRegistry.from_dir(path.parent / "prompts")
     try:
-        plan = load_suite(
-            path,
-            prompts=lambda _folder: registry,
-            assertions=default_registry,
-            providers=default_providers(),
-        )
+        plan = load_suite(path, prompts=lambda _folder: registry, session=Session())
     except LlmopsError as exc:
         assert path.name in str(exc), f"the error does not name the file: {exc}"
         note(f"{type(exc).__name__}: {str(exc).splitlines()[0].split(': ', 1)[-1][:40]}")
@@ -653,6 +650,15 @@ BAD_OPTIONS = {
     "--llmops-update-lock": ["yes"],
     "--llmops-changed-since": ["no-such-ref-for-llmops"],
     "--llmops-diff": ["no-such-ref-for-llmops"],
+    "--llmops-cassette-dir": ["pytest.ini"],  # an existing file
+    "--llmops-timeout": ["0", "inf", "soon"],
+    "--llmops-max-retries": ["-1", "2.5"],
+    "--llmops-retry-backoff": ["slow", "nan"],
+    "--llmops-retry-max-backoff": ["-3"],
+    "--llmops-case-timeout": ["nan"],
+    "--llmops-prices": ["no-such-prices.yaml"],
+    "--llmops-judge": ["gpt-4o"],
+    "--llmops-embedding": ["nosuch"],
 }
 #: Each llmops_* ini key with a value that makes no sense; None: any text is a valid value.
 BAD_INI: dict[str, list[str] | None] = {

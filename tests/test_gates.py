@@ -9,8 +9,11 @@ from typing import Any
 
 import pytest
 
-from pytest_llmops.gates import Settings, compare_with_baseline, evaluate, worker_budget
+from pytest_llmops.gates.baseline import compare_with_baseline
+from pytest_llmops.gates.evaluation import evaluate
+from pytest_llmops.plugin.session import worker_budget
 from pytest_llmops.results import CaseResult
+from pytest_llmops.settings import Settings
 from pytest_llmops.testing import ScriptedLLMServer
 
 from .conftest import add_ini
@@ -270,11 +273,10 @@ def test_budget_stops_live_calls_and_replays_keep_running(
 
 
 def test_budget_is_split_between_xdist_workers() -> None:
-    settings = Settings(budget=1.0)
-    assert worker_budget(SimpleNamespace(), settings) == 1.0  # type: ignore[arg-type]
+    assert worker_budget(SimpleNamespace(), 1.0) == 1.0  # type: ignore[arg-type]
     worker = SimpleNamespace(workerinput={"workerid": "gw0", "workercount": 4})
-    assert worker_budget(worker, settings) == 0.25  # type: ignore[arg-type]
-    assert worker_budget(worker, Settings()) is None  # type: ignore[arg-type]
+    assert worker_budget(worker, 1.0) == 0.25  # type: ignore[arg-type]
+    assert worker_budget(worker, Settings().budget) is None  # type: ignore[arg-type]
 
 
 # -- baseline -------------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ import pytest_llmops.assertions.heuristics as heuristics
 from pytest_llmops.assertions.registry import AssertionContext, default_registry
 from pytest_llmops.errors import AssertionConfigError
 from pytest_llmops.results import AssertionResult, LLMResponse, Usage
-from pytest_llmops.schema import AssertionSpec
+from pytest_llmops.spec.schema import AssertionSpec
 
 Runner = Callable[..., AssertionResult]
 

@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 
-from pytest_llmops.gates import Settings, evaluate
-from pytest_llmops.html_report import main, pack_report, render_html
-from pytest_llmops.reports import build_report
-from pytest_llmops.results import AssertionResult, CaseResult, Message, Usage
+from pytest_llmops.gates.evaluation import evaluate
+from pytest_llmops.report.html import main, pack_report, render_html
+from pytest_llmops.report.json import build_report
+from pytest_llmops.results import AssertionResult, CaseResult, Message, Outcome, Usage
+from pytest_llmops.settings import Settings
 from pytest_llmops.testing import ScriptedLLMServer
 
 from .conftest import add_ini, write, write_prompt
@@ -66,7 +67,7 @@ def result(
         "nodeid": f"{suite}::{name}[{prompt}@{version}-{provider}]",
         "suite": suite,
         "case": name,
-        "outcome": outcome,
+        "outcome": Outcome(outcome),
         "prompt": prompt,
         "prompt_version": version,
         "provider": provider,

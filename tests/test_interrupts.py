@@ -159,32 +159,47 @@ def test_four_workers_never_share_a_cassette_or_a_report(
     assert sorted(c["case"] for c in report["cases"]) == sorted(alpha + beta)
 
 
-def test_suites_that_would_share_a_cassette_are_a_collection_error(
+def test_same_named_suites_in_two_folders_never_share_a_cassette(
     pytester: pytest.Pytester, llmops_server: ScriptedLLMServer
 ) -> None:
-    """Same file name in two folders with one ``llmops_cassette_dir``: refused, never overwritten."""
+    """Same file name in two folders with one ``llmops_cassette_dir``: distinct by construction."""
+    llmops_server.reply(_echo)
     write_prompt(pytester.path)
     _suite(pytester.path / "team_a" / "test_support.llmops.yaml", llmops_server, ["refund"])
     _suite(pytester.path / "team_b" / "test_support.llmops.yaml", llmops_server, ["refund"])
     with (pytester.path / "pytest.ini").open("a") as ini:
         ini.write("llmops_cassette_dir = recordings\n")
+    pytester.runpytest("--llmops-record-mode=all").assert_outcomes(passed=2)
+    name = "refund[greeter@1.0.0-openai_gpt-4o-mini].yaml"
+    recorded = sorted(
+        p.relative_to(pytester.path).as_posix() for p in pytester.path.rglob("*.yaml") if p.name == name
+    )
+    assert recorded == [
+        f"recordings/team_a/test_support/{name}",
+        f"recordings/team_b/test_support/{name}",
+    ]
+    pytester.runpytest().assert_outcomes(passed=2)  # each replays its own recording
+
+
+def test_suites_that_would_share_a_cassette_are_a_collection_error(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer
+) -> None:
+    """``test_support.llmops.yaml`` beside ``test_support.llmops.yml``: one cassette folder, refused."""
+    write_prompt(pytester.path)
+    _suite(pytester.path / "test_support.llmops.yaml", llmops_server, ["refund"])
+    _suite(pytester.path / "test_support.llmops.yml", llmops_server, ["refund"])
     result = pytester.runpytest("--collect-only")
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "*ERROR collecting team_b/test_support.llmops.yaml*",
-            "team_b/test_support.llmops.yaml::refund[[]greeter@1.0.0-openai:gpt-4o-mini[]] and "
-            "team_a/test_support.llmops.yaml::refund[[]greeter@1.0.0-openai:gpt-4o-mini[]] would record to "
-            "the same cassette, recordings/test_support/refund[[]greeter@1.0.0-openai_gpt-4o-mini[]].yaml, "
-            "and overwrite each other's recordings.*rename one of the suite files*",
+            "*ERROR collecting test_support.llmops.yml*",
+            "test_support.llmops.yml::refund[[]greeter@1.0.0-openai:gpt-4o-mini[]] and "
+            "test_support.llmops.yaml::refund[[]greeter@1.0.0-openai:gpt-4o-mini[]] would record to "
+            "the same cassette, cassettes/test_support/refund[[]greeter@1.0.0-openai_gpt-4o-mini[]].yaml, "
+            "and overwrite each other's recordings.*",
         ]
     )
     assert "Traceback" not in result.stdout.str()
-    # Without the shared folder each suite keeps its cassettes beside it: no clash.
-    (pytester.path / "pytest.ini").write_text(
-        (pytester.path / "pytest.ini").read_text().replace("llmops_cassette_dir = recordings\n", "")
-    )
-    pytester.runpytest("--collect-only").assert_outcomes()
 
 
 def test_an_atomic_write_interrupted_before_the_rename_leaves_the_old_file(

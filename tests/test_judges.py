@@ -23,7 +23,7 @@ from pytest_llmops.assertions.judges import (
 from pytest_llmops.errors import AssertionConfigError
 from pytest_llmops.prompts import RenderedPrompt
 from pytest_llmops.results import LLMResponse, Message, Usage
-from pytest_llmops.schema import AssertionSpec, ProviderSpec
+from pytest_llmops.spec.schema import AssertionSpec, ProviderSpec
 from pytest_llmops.testing import ScriptedLLMServer, tokenize
 
 from .conftest import add_ini, write
@@ -457,7 +457,7 @@ def test_every_judge_type_passes_fails_and_negates_then_replays_offline(
     cases = results(pytester)
     # Judge tokens are counted apart from the application's.
     good = cases["accuracy-good"]
-    assert good["usage"]["input_tokens"] < 30 < good["judge_usage"]["input_tokens"]
+    assert good["tokens"]["input"] < 30 < good["judge_tokens"]["input"]
     assert good["judge_cost_usd"] > 0 and good["cost_usd"] > 0
     assert good["assertions"][0]["score"] == 1.0
 
@@ -465,7 +465,7 @@ def test_every_judge_type_passes_fails_and_negates_then_replays_offline(
     llmops_server.close()
     replay = pytester.runpytest()
     replay.assert_outcomes(passed=12, failed=6)
-    assert results(pytester)["accuracy-good"]["judge_usage"] == good["judge_usage"]
+    assert results(pytester)["accuracy-good"]["judge_tokens"] == good["judge_tokens"]
 
 
 def test_an_injected_verdict_in_the_output_cannot_pass_the_case(

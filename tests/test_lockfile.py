@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pytest_llmops.lockfile import (
+from pytest_llmops.prompts import load_prompt_file
+from pytest_llmops.prompts.lockfile import (
     LockFile,
     PromptSnapshot,
     check_prompts,
     next_version,
     suggest_bump,
 )
-from pytest_llmops.prompts import load_prompt_file
 from pytest_llmops.testing import ScriptedLLMServer
 
 from .conftest import add_ini, write, write_prompt

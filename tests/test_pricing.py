@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from pytest_llmops.engine.pricing import PRICES_AS_OF, Price, PriceTable, default_prices
 from pytest_llmops.errors import SuiteError
-from pytest_llmops.pricing import PRICES_AS_OF, Price, PriceTable, default_prices
 from pytest_llmops.results import Usage
 from pytest_llmops.testing import ScriptedLLMServer
 

@@ -16,7 +16,7 @@ PROVIDER = {{"id": "openai:gpt-4o-mini", "base_url": "{url}"}}
 
 @pytest.mark.llmops(provider="openai:gpt-4o-mini")
 def test_refund(llmops):
-    from pytest_llmops.schema import ProviderSpec
+    from pytest_llmops.spec.schema import ProviderSpec
     llmops.provider = ProviderSpec(**PROVIDER)
     prompt = llmops.prompt("greeter@^1").render(who="Ada")
     response = llmops.complete(prompt)
@@ -25,20 +25,20 @@ def test_refund(llmops):
 
 @pytest.mark.parametrize("who", ["Bob", "Cy"])
 def test_parametrized(llmops, who):
-    from pytest_llmops.schema import ProviderSpec
+    from pytest_llmops.spec.schema import ProviderSpec
     response = llmops.complete(llmops.prompt("greeter").render(who=who), provider=ProviderSpec(**PROVIDER))
     llmops.check(response, {{"type": "regex", "value": "(?i)hello"}})
 
 
 @pytest.mark.anyio
 async def test_async(llmops):
-    from pytest_llmops.schema import ProviderSpec
+    from pytest_llmops.spec.schema import ProviderSpec
     response = await llmops.acomplete("Say hello", provider=ProviderSpec(**PROVIDER))
     llmops.check(response, icontains="hello")
 
 
 def test_fails_like_a_yaml_case(llmops):
-    from pytest_llmops.schema import ProviderSpec
+    from pytest_llmops.spec.schema import ProviderSpec
     response = llmops.complete(llmops.prompt("greeter").render(who="Zed"), provider=ProviderSpec(**PROVIDER))
     llmops.check(response, contains="refund")
 """
@@ -108,7 +108,7 @@ def test_marker_record_mode_and_bad_marker(
 
         @pytest.mark.llmops(provider="openai:gpt-4o-mini", record_mode="once")
         def test_marked(llmops):
-            from pytest_llmops.schema import ProviderSpec
+            from pytest_llmops.spec.schema import ProviderSpec
             r = llmops.complete("hi", provider=ProviderSpec(id="openai:gpt-4o-mini", base_url="{llmops_server.base_url}"))
             llmops.check(r, contains="hello")
 
@@ -132,7 +132,7 @@ def test_sample_and_reduce(pytester: pytest.Pytester, llmops_server: ScriptedLLM
     pytester.makepyfile(
         f"""
         import pytest
-        from pytest_llmops.schema import ProviderSpec
+        from pytest_llmops.spec.schema import ProviderSpec
 
         @pytest.mark.llmops(repeat=3)
         def test_flaky(llmops):
@@ -153,7 +153,7 @@ def test_several_calls_in_one_test_are_all_recorded(
     pytester.makepyfile(
         f"""
         import pytest
-        from pytest_llmops.schema import ProviderSpec
+        from pytest_llmops.spec.schema import ProviderSpec
 
         def test_two_calls(llmops):
             llmops.provider = ProviderSpec(id="openai:gpt-4o-mini", base_url="{llmops_server.base_url}")

@@ -7,7 +7,7 @@ import itertools
 import pytest
 import yaml
 
-from pytest_llmops.repeats import ReduceRule, parse_reduce
+from pytest_llmops.spec.schema import ReduceRule, parse_reduce
 from pytest_llmops.testing import ScriptedLLMServer
 
 from .conftest import add_ini, write, write_prompt

@@ -13,16 +13,13 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pytest_llmops.gates import Settings, evaluate
-from pytest_llmops.reporting import summarize, version_diffs
-from pytest_llmops.reports import (
-    build_report,
-    case_from_json,
-    case_to_json,
-    render_markdown,
-    report_schema,
-)
-from pytest_llmops.results import AssertionResult, CaseResult, Message, Usage
+from pytest_llmops.gates.evaluation import evaluate
+from pytest_llmops.gates.stats import summarize, version_diffs
+from pytest_llmops.report.json import build_report, report_schema
+from pytest_llmops.report.markdown import render_markdown
+from pytest_llmops.report.terminal import describe_version_diff
+from pytest_llmops.results import AssertionResult, CaseResult, Message, Outcome, Usage
+from pytest_llmops.settings import Settings
 from pytest_llmops.testing import ScriptedLLMServer
 from pytest_llmops.testing.server import UsageOverride
 
@@ -390,7 +387,7 @@ def case(
         "nodeid": f"test_s.llmops.yaml::{name}[p@{version}-openai:gpt-4o-mini]",
         "suite": "test_s.llmops.yaml",
         "case": name,
-        "outcome": outcome,
+        "outcome": Outcome(outcome),
         "prompt": "p",
         "prompt_version": version,
         "provider": "openai:gpt-4o-mini",
@@ -450,8 +447,8 @@ def test_version_diffs_order_versions_semantically() -> None:
     assert last["pass_rate"] == {"from": 0.0, "to": 1.0, "change": 1.0}
     assert last["cost_usd"]["change_pct"] == pytest.approx(100.0)
     assert last["p95_latency_ms"]["change"] == pytest.approx(100.0)
-    assert (
-        diffs[1].describe().startswith("p 1.9.0 → 1.10.0: pass rate 0% → 100% (+100 pp), score 0.50 → 1.00")
+    assert describe_version_diff(diffs[1]).startswith(
+        "p 1.9.0 → 1.10.0: pass rate 0% → 100% (+100 pp), score 0.50 → 1.00"
     )
 
 
@@ -476,7 +473,7 @@ def test_case_json_round_trips() -> None:
         threshold=0.7,
         usage=Usage(10, 20, 5),
     )
-    assert case_from_json(json.loads(json.dumps(case_to_json(original)))) == original
+    assert CaseResult.from_dict(json.loads(json.dumps(original.to_dict()))) == original
 
 
 def test_every_part_of_the_report_follows_the_schema() -> None:

@@ -19,9 +19,9 @@ from typing import Any
 import pytest
 
 from pytest_llmops.assertions.judges import JUDGE_MARKER
-from pytest_llmops.cassettes import RecordMode
 from pytest_llmops.errors import NetworkRefusedError
-from pytest_llmops.network import guard, is_loopback_host
+from pytest_llmops.recording.modes import RecordMode
+from pytest_llmops.recording.network import guard, is_loopback_host
 from pytest_llmops.testing import ScriptedLLMServer
 
 from .conftest import FAKE_CUSTOM_KEY, SENTINELS, add_ini, all_text_under, write, write_prompt
@@ -342,7 +342,7 @@ def loopback(prompt, vars):
 @pytest.fixture
 def safety_net(monkeypatch: pytest.MonkeyPatch) -> list[Any]:
     """Every address that reached the real ``connect``; anything outside loopback is stopped there."""
-    from pytest_llmops import network
+    from pytest_llmops.recording import network
 
     reached: list[Any] = []
     real = network._ORIGINAL_CONNECT
@@ -405,7 +405,7 @@ def test_none_mode_refuses_every_connection_beyond_loopback_even_from_the_apps_o
 def test_the_guard_refuses_before_the_socket_layer(
     safety_net: list[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from pytest_llmops import network
+    from pytest_llmops.recording import network
 
     looked_up: list[Any] = []
     real_getaddrinfo = network._ORIGINAL_GETADDRINFO

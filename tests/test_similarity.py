@@ -14,7 +14,7 @@ from pytest_llmops.assertions import AssertionContext, default_registry, similar
 from pytest_llmops.assertions.similarity import LocalModel, cosine_similarity
 from pytest_llmops.errors import AssertionConfigError
 from pytest_llmops.results import LLMResponse
-from pytest_llmops.schema import AssertionSpec
+from pytest_llmops.spec.schema import AssertionSpec
 from pytest_llmops.testing import ScriptedLLMServer, embed
 
 from .conftest import write
@@ -169,8 +169,8 @@ def test_similar_through_the_embeddings_endpoint_records_and_replays(
     assert against["assertions"][0]["score"] == pytest.approx(expected_close)
     assert against["assertions"][0]["metric"] == "closeness"
     # Embedding tokens are judge tokens, not the application's.
-    assert against["judge_usage"]["input_tokens"] == 2 * len(OUTPUT.split()) + 2
-    assert against["usage"]["output_tokens"] > 0
+    assert against["judge_tokens"]["input"] == 2 * len(OUTPUT.split()) + 2
+    assert against["tokens"]["output"] > 0
 
     llmops_server.close()
     pytester.runpytest().assert_outcomes(passed=4, failed=1)

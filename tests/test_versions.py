@@ -10,9 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pytest_llmops.versions import (
-    InvalidRangeError,
-    InvalidVersionError,
+from pytest_llmops.errors import InvalidRangeError, InvalidVersionError
+from pytest_llmops.prompts.versions import (
     Version,
     VersionRange,
     max_satisfying,

@@ -34,7 +34,8 @@ import yaml
 
 from ..errors import AssertionConfigError, CannotGrade
 from ..results import Grade
-from ..schema import AssertionSpec, suggest
+from ..spec.schema import AssertionSpec
+from ..spec.validation import suggest
 from .registry import AssertionContext, Check, register_assertion
 
 __all__ = ["levenshtein", "truncate"]

@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..errors import AssertionConfigError, CannotGrade, LlmopsError
-from ..prompts import RenderedPrompt
+from ..errors import AssertionConfigError, CannotGrade, LlmopsError, VerdictParseError
+from ..prompts.render import RenderedPrompt
 from ..results import Grade, LLMResponse, Message
-from ..schema import AssertionSpec, ProviderSpec
+from ..spec.schema import AssertionSpec, ProviderSpec
 from .heuristics import truncate
 from .registry import AssertionContext, Check, Judge, register_assertion
 
@@ -43,7 +43,6 @@ __all__ = [
     "JUDGE_PROMPT_VERSION",
     "Material",
     "Verdict",
-    "VerdictParseError",
     "VerdictShape",
     "judge_setup_message",
     "parse_verdict",
@@ -68,10 +67,6 @@ _JUDGE_SETTINGS = ("value", "threshold", "min", "max", "criteria", "steps", "sca
 
 
 # --- the verdict parser ---------------------------------------------------------------------
-
-
-class VerdictParseError(LlmopsError):
-    """A judge reply holds no well-formed verdict; the message says what was missing."""
 
 
 @dataclass(frozen=True, slots=True)

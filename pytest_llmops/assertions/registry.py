@@ -15,11 +15,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import AssertionConfigError, CannotGrade
 from ..results import AssertionResult, Grade, LLMResponse
-from ..schema import AssertionSpec, suggest
+from ..spec.schema import AssertionSpec
+from ..spec.validation import suggest
 
 if TYPE_CHECKING:
-    from ..prompts import RenderedPrompt
-    from ..schema import ProviderSpec
+    from ..prompts.render import RenderedPrompt
+    from ..spec.schema import ProviderSpec
 
 __all__ = [
     "AssertionContext",
@@ -109,11 +110,24 @@ class PreparedAssertion:
 
 
 class AssertionRegistry:
-    """Maps assertion type names to factories."""
+    """Maps assertion type names to factories.
 
-    def __init__(self) -> None:
+    A run's registry holds what plugins registered through ``pytest_llmops_register_assertions``
+    and looks everything else up in its ``parent`` at use: the registry that ``register_assertion``
+    decorates into (the built-in types live there too). Nothing is copied, so a type decorated in
+    a ``conftest.py`` that loads after the run started is found when a suite first asks for it.
+    ``refresh`` (set by the plugin) is asked once on a miss, for hook registrations made late.
+    """
+
+    def __init__(
+        self,
+        parent: AssertionRegistry | None = None,
+        refresh: Callable[[AssertionRegistry], None] | None = None,
+    ) -> None:
         self._factories: dict[str, AssertionFactory] = {}
-        self._judged: set[str] = set()
+        self._judged: dict[str, bool] = {}
+        self._parent = parent
+        self._refresh = refresh
 
     def register(
         self, name: str, factory: AssertionFactory, *, replace: bool = False, uses_judge: bool = False
@@ -121,43 +135,64 @@ class AssertionRegistry:
         """Add a type; ``uses_judge`` types get the suite's (or ini's) judge as ``spec.provider``."""
         if name.startswith("not-"):
             raise ValueError(f"register {name[4:]!r}; the `not-` form comes for free")
-        if name in self._factories and not replace:
-            raise ValueError(f"assertion type {name!r} is already registered")
+        if self._find(name) is not None and not replace:
+            raise ValueError(f"assertion type {name!r} is already registered (pass replace=True)")
         self._factories[name] = factory
-        if uses_judge:
-            self._judged.add(name)
-        else:
-            self._judged.discard(name)
+        self._judged[name] = uses_judge
+
+    def _find(self, name: str) -> tuple[AssertionFactory, bool] | None:
+        if name in self._factories:
+            return self._factories[name], self._judged[name]
+        return self._parent._find(name) if self._parent is not None else None
+
+    def _lookup(self, name: str) -> tuple[AssertionFactory, bool] | None:
+        found = self._find(name)
+        if found is None and self._refresh is not None:
+            self._refresh(self)
+            found = self._find(name)
+        return found
 
     def uses_judge(self, name: str) -> bool:
         """Whether a type calls a model (a judge or an embedding endpoint)."""
-        return name.removeprefix("not-") in self._judged
+        found = self._lookup(name.removeprefix("not-"))
+        return found is not None and found[1]
 
     def names(self) -> list[str]:
-        return sorted(self._factories)
+        inherited = self._parent.names() if self._parent is not None else []
+        return sorted({*inherited, *self._factories})
 
     def factory(self, name: str) -> AssertionFactory:
-        return self._factories[name]
+        found = self._lookup(name)
+        if found is None:
+            raise KeyError(name)
+        return found[0]
 
     def __contains__(self, name: object) -> bool:
-        return name in self._factories
+        return isinstance(name, str) and self._lookup(name) is not None
 
     def __iter__(self) -> Iterator[str]:
-        return iter(sorted(self._factories))
+        return iter(self.names())
+
+    def update(self, other: AssertionRegistry) -> None:
+        """Take the types ``other`` registered and this one lacks (a refresh)."""
+        for name, factory in other._factories.items():
+            if name not in self._factories:
+                self.register(name, factory, uses_judge=other._judged[name], replace=True)
 
     def prepare(self, spec: AssertionSpec, *, base_dir: Path, line: int | None = None) -> PreparedAssertion:
         """Find the type's factory and build the check; unknown types get a "did you mean"."""
-        factory = self._factories.get(spec.base_type)
-        if factory is None:
+        found = self._lookup(spec.base_type)
+        if found is None:
             hint = suggest(spec.base_type, self.names())
             raise AssertionConfigError(
                 f"unknown assertion type {spec.type!r}.{hint} Known types: {', '.join(self.names())}"
                 " (each also as `not-<type>`).",
                 line=line,
             )
-        return PreparedAssertion(spec, factory(spec, base_dir=base_dir), line)
+        return PreparedAssertion(spec, found[0](spec, base_dir=base_dir), line)
 
 
+#: What ``register_assertion`` decorates into; the built-in types register here on import.
 default_registry = AssertionRegistry()
 
 

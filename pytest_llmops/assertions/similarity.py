@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import AssertionConfigError, CannotGrade, LlmopsError
 from ..results import Grade
-from ..schema import AssertionSpec, ProviderSpec
+from ..spec.schema import AssertionSpec, ProviderSpec
 from .heuristics import truncate
 from .judges import judge_setup_message
 from .registry import AssertionContext, Check, register_assertion

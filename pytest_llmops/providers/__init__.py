@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-from .anthropic import AnthropicProvider
 from .base import Provider, ProviderFactory, ProviderRegistry
-from .openai import OpenAIProvider
-from .python import AppResponse, PythonProvider
 
-__all__ = [
-    "AnthropicProvider",
-    "AppResponse",
-    "OpenAIProvider",
-    "Provider",
-    "ProviderFactory",
-    "ProviderRegistry",
-    "PythonProvider",
-    "builtin_providers",
-    "default_providers",
-]
+__all__ = ["BUILTIN_PROVIDERS", "Provider", "ProviderFactory", "ProviderRegistry", "default_providers"]
 
-
-def builtin_providers() -> dict[str, ProviderFactory]:
-    """The providers that ship with the plugin, by kind."""
-    return {"openai": OpenAIProvider, "anthropic": AnthropicProvider, "python": PythonProvider}
+#: The providers that ship with the plugin, by kind; imported on first use.
+BUILTIN_PROVIDERS: dict[str, str] = {
+    "openai": "pytest_llmops.providers.openai:OpenAIProvider",
+    "anthropic": "pytest_llmops.providers.anthropic:AnthropicProvider",
+    "python": "pytest_llmops.providers.python:PythonProvider",
+}
 
 
 def default_providers() -> ProviderRegistry:
     """A registry holding the built-in providers (what a run starts from)."""
     registry = ProviderRegistry()
-    for kind, factory in builtin_providers().items():
+    for kind, factory in BUILTIN_PROVIDERS.items():
         registry.register(kind, factory)
     return registry

@@ -11,19 +11,12 @@ from typing import Any
 import httpx
 
 from ..errors import ProviderError, ProviderHTTPError, ProviderResponseError
-from ..prompts import RenderedPrompt
+from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, Usage
-from ..schema import ProviderSpec
-from .base import (
-    exchange_latency,
-    iter_sse,
-    json_body,
-    malformed,
-    merged_params,
-    post,
-    read_api_key,
-    streamed_response,
-)
+from ..spec.schema import ProviderSpec
+from .base import merged_params, read_api_key
+from .http import exchange_latency, json_body, malformed, post
+from .sse import iter_sse, streamed_response
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -31,6 +24,7 @@ __all__ = [
     "AnthropicProvider",
     "parse_message",
     "parse_message_stream",
+    "read_recorded",
 ]
 
 DEFAULT_BASE_URL = "https://api.anthropic.com"
@@ -82,6 +76,10 @@ class AnthropicProvider:
         if self.spec.stream:
             body["stream"] = True
         return body
+
+    def read_recorded(self, body: bytes) -> LLMResponse | None:
+        """The answer a recorded response body holds (see ``read_recorded``)."""
+        return read_recorded(body)
 
     def complete(self, prompt: RenderedPrompt, client: httpx.Client) -> LLMResponse:
         model = self.spec.model or prompt.model
@@ -211,3 +209,15 @@ def parse_message_stream(response: httpx.Response, *, provider: str, url: str, m
         ended=stopped,
         end_marker="no message_stop",
     )
+
+
+def read_recorded(body: bytes) -> LLMResponse | None:
+    """The answer in a recorded Messages body, plain or streamed; None when it is not one."""
+    response = httpx.Response(200, content=body)
+    try:
+        if body.lstrip().startswith(b"{"):
+            data = json.loads(body)
+            return parse_message(data, response, provider="anthropic", url="(recorded)", model="")
+        return parse_message_stream(response, provider="anthropic", url="(recorded)", model="")
+    except (ProviderError, ValueError):
+        return None

@@ -11,21 +11,21 @@ from typing import Any
 import httpx
 
 from ..errors import ProviderError, ProviderResponseError
-from ..prompts import RenderedPrompt
+from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, Usage
-from ..schema import ProviderSpec
-from .base import (
-    exchange_latency,
-    iter_sse,
-    json_body,
-    malformed,
-    merged_params,
-    post,
-    read_api_key,
-    streamed_response,
-)
+from ..spec.schema import ProviderSpec
+from .base import merged_params, read_api_key
+from .http import exchange_latency, json_body, malformed, post
+from .sse import iter_sse, streamed_response
 
-__all__ = ["DEFAULT_BASE_URL", "OpenAIProvider", "embed", "parse_chat_completion", "parse_chat_stream"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "OpenAIProvider",
+    "embed",
+    "parse_chat_completion",
+    "parse_chat_stream",
+    "read_recorded",
+]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 
@@ -83,6 +83,10 @@ class OpenAIProvider:
     def embed(self, texts: list[str], client: httpx.Client) -> tuple[list[list[float]], LLMResponse]:
         """Embeddings for ``similar`` assertions."""
         return embed(self, texts, client)
+
+    def read_recorded(self, body: bytes) -> LLMResponse | None:
+        """The answer a recorded response body holds (see ``read_recorded``)."""
+        return read_recorded(body)
 
 
 def embed(
@@ -221,5 +225,16 @@ def parse_chat_stream(response: httpx.Response, *, provider: str, url: str, mode
     )
 
 
-def _openai(spec: ProviderSpec) -> OpenAIProvider:
-    return OpenAIProvider(spec)
+def read_recorded(body: bytes) -> LLMResponse | None:
+    """The answer in a recorded body, plain or streamed; None when it is not a chat completion.
+
+    The prompt review reads old answers from cassettes with the same parsers that replay them.
+    """
+    response = httpx.Response(200, content=body)
+    try:
+        if body.lstrip().startswith(b"{"):
+            data = json.loads(body)
+            return parse_chat_completion(data, response, provider="openai", url="(recorded)", model="")
+        return parse_chat_stream(response, provider="openai", url="(recorded)", model="")
+    except (ProviderError, ValueError):
+        return None

@@ -19,10 +19,13 @@ from typing import Any
 
 import httpx
 
-from ..errors import ProviderError, ProviderResponseError
-from ..prompts import RenderedPrompt
+from ..errors import CassetteError, ProviderError, ProviderResponseError
+from ..prompts.render import RenderedPrompt
+from ..recording.interception import install
 from ..results import LLMResponse, Usage
-from ..schema import ProviderSpec, suggest
+from ..spec.schema import ProviderSpec
+from ..spec.validation import suggest
+from . import anthropic, openai
 
 __all__ = ["AppResponse", "PythonProvider"]
 
@@ -93,8 +96,6 @@ class PythonProvider:
     function: Callable[..., Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        from ..interception import install
-
         target = self.spec.id.partition(":")[2]
         object.__setattr__(self, "function", _load(target, self.spec.id))
         install()  # the application's own httpx calls must reach the case's cassette
@@ -102,6 +103,10 @@ class PythonProvider:
     @property
     def id(self) -> str:
         return self.spec.display
+
+    def read_recorded(self, body: bytes) -> LLMResponse | None:
+        """An application's recorded calls are OpenAI's or Anthropic's: ask both readers."""
+        return openai.read_recorded(body) or anthropic.read_recorded(body)
 
     def complete(self, prompt: RenderedPrompt, client: httpx.Client) -> LLMResponse:
         # Latency is the function's own time plus what its replayed calls took when recorded.
@@ -120,8 +125,6 @@ class PythonProvider:
             raise
         except Exception as exc:
             cause = exc.__cause__ or exc.__context__
-            from ..errors import CassetteError
-
             for candidate in (exc, cause):
                 if isinstance(candidate, CassetteError):
                     raise candidate from None

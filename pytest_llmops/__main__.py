@@ -1,0 +1,35 @@
+"""``python -m pytest_llmops COMMAND``: tools that work on reports outside a pytest run."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+
+__all__ = ["main"]
+
+
+def _html(argv: Sequence[str]) -> int:
+    from .report.html import main as html_main
+
+    return html_main(argv)
+
+
+#: Each command, and what it does (the first line of the help).
+COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
+    "html": (_html, "render a JSON report (--llmops-report) as a self-contained HTML page"),
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help") or args[0] not in COMMANDS:
+        lines = ["usage: python -m pytest_llmops COMMAND [ARGS]", "", "commands:"]
+        lines += [f"  {name:<18} {text}" for name, (_, text) in COMMANDS.items()]
+        print("\n".join(lines), file=sys.stderr if args and args[0] not in ("-h", "--help") else sys.stdout)
+        return 0 if args and args[0] in ("-h", "--help") else 2
+    command, _ = COMMANDS[args[0]]
+    return command(args[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main())

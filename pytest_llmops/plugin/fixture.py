@@ -1,0 +1,339 @@
+"""The ``llmops`` fixture: prompts, calls, cassettes and assertions from Python tests.
+
+::
+
+    @pytest.mark.llmops(provider="openai:gpt-4o-mini", judge="openai:gpt-4o-mini")
+    def test_refund(llmops):
+        prompt = llmops.prompt("customer-support@^2").render(customer_message="I want a refund")
+        response = llmops.complete(prompt)
+        llmops.check(response, icontains="refund", max_cost=0.01, llm_rubric="Asks for the order number")
+
+A Python test runs through the same engine as a YAML case (``engine.case.CaseRun``): calls go
+through a cassette named after the test under ONE record mode (the marker's, else the run's),
+which both the cassette and the network guard obey. A failed ``check`` reads exactly like a YAML
+case's failure, and every test's tokens, cost, latency and scores enter the same reports,
+summary and gates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ..engine.calls import CallFailed
+from ..engine.case import CaseRun
+from ..engine.repeats import reduce_runs
+from ..engine.scoring import CaseIdentity, decide
+from ..engine.session import Session
+from ..errors import LlmopsError, ProviderError
+from ..prompts.registry import Prompt, PromptRegistry
+from ..prompts.render import RenderedPrompt
+from ..recording.modes import RecordMode
+from ..recording.redaction import redact_result
+from ..report.terminal import format_case_failure
+from ..results import AssertionResult, CaseResult, LLMResponse, Message, Outcome, Usage
+from ..spec.schema import AssertionSpec, ProviderSpec, parse_reduce
+from .state import RESULT_PROPERTY
+
+__all__ = ["CheckFailed", "LlmopsFixture", "marker_options"]
+
+#: ``check`` keywords that are limits, not values: keyword -> (assertion type, field).
+_LIMITS = {
+    "max_cost": ("cost", "threshold"),
+    "max_latency_ms": ("latency", "threshold"),
+    "max_ttft_ms": ("ttft", "threshold"),
+    "max_tokens": ("tokens", "threshold"),
+}
+
+
+class CheckFailed(AssertionError):
+    """A ``check`` failed; the message is the same failure text as a YAML case's."""
+
+
+def _as_spec(key: str, value: Any) -> AssertionSpec:
+    if key in _LIMITS:
+        kind, field = _LIMITS[key]
+        return AssertionSpec(type=kind, **{field: value})
+    kind = key.replace("_", "-")
+    if isinstance(value, Mapping):  # the full form: similar={"value": "...", "threshold": 0.8}
+        return AssertionSpec(type=kind, **value)
+    return AssertionSpec(type=kind, value=value)
+
+
+def _provider(value: Any) -> ProviderSpec | None:
+    return ProviderSpec(id=value) if isinstance(value, str) else value
+
+
+class LlmopsFixture:
+    """What the ``llmops`` fixture gives a test."""
+
+    def __init__(
+        self,
+        *,
+        node: pytest.Item,
+        session: Session,
+        registry: PromptRegistry,
+        options: Mapping[str, Any],
+    ) -> None:
+        self._node = node
+        self._session = session
+        self._registry = registry
+        self.provider: ProviderSpec | None = _provider(options.get("provider"))
+        #: The marker's judge; otherwise the ini default applies (``Session.with_judge``).
+        self.judge: ProviderSpec | None = _provider(options.get("judge"))
+        self.repeat: int = int(options.get("repeat") or session.repeat_override or 1)
+        mode = options.get("record_mode")
+        self._run = CaseRun(
+            session,
+            source=Path(str(node.path)),
+            item_name=node.name,
+            nodeid=node.nodeid,
+            record_mode=RecordMode(mode) if mode else None,
+        )
+        self.record_mode = self._run.mode
+        self.cassette_path = self._run.cassette_path
+        self._published: dict[str, Any] | None = None
+        self._usage = Usage()
+        self._cost: float | None = 0.0
+        self._judge = self._run.new_judge()
+        self._assertion_results: list[AssertionResult] = []
+        self._last: LLMResponse | None = None
+        self._last_prompt: RenderedPrompt | None = None
+        self._runs_last: CaseResult | None = None
+
+    # -- prompts -------------------------------------------------------------------------------
+    def prompt(self, reference: str) -> Prompt:
+        """A prompt from the registry: ``name``, ``name@2.1.0``, ``name@^2``..."""
+        return self._registry.resolve(reference)
+
+    # -- calls ---------------------------------------------------------------------------------
+    def complete(
+        self,
+        prompt: RenderedPrompt | str,
+        *,
+        provider: str | ProviderSpec | None = None,
+        **params: Any,
+    ) -> LLMResponse:
+        """Call the model (recorded in this test's cassette); provider errors raise."""
+        __tracebackhide__ = True
+        rendered = (
+            prompt if isinstance(prompt, RenderedPrompt) else RenderedPrompt((Message("user", prompt),))
+        )
+        spec = _provider(provider) or self.provider
+        if spec is None:
+            raise pytest.UsageError(
+                f"{self._node.nodeid}: no provider: pass provider='openai:gpt-4o-mini' to complete(), or "
+                "mark the test @pytest.mark.llmops(provider=...)"
+            )
+        if params:
+            spec = spec.model_copy(update={"params": {**spec.params, **params}})
+        try:
+            outcome = self._run.call(spec, rendered)
+        except CallFailed as exc:
+            self._record(error=str(exc), provider=spec.display)
+            raise ProviderError(str(exc)) from None
+        response = outcome.response  # priced, and counted against the budget
+        self._usage = self._usage + response.usage
+        self._cost = (
+            None if self._cost is None or response.cost_usd is None else self._cost + response.cost_usd
+        )
+        self._last, self._last_prompt = response, rendered
+        self._record(provider=spec.display)
+        return response
+
+    def sample(
+        self,
+        prompt: RenderedPrompt | str,
+        n: int | None = None,
+        *,
+        provider: str | ProviderSpec | None = None,
+    ) -> list[LLMResponse]:
+        """``n`` answers (default: the marker's ``repeat``), each its own recording, for ``check``."""
+        __tracebackhide__ = True
+        return [self.complete(prompt, provider=provider) for _ in range(n or self.repeat)]
+
+    async def acomplete(
+        self, prompt: RenderedPrompt | str, *, provider: str | ProviderSpec | None = None, **params: Any
+    ) -> LLMResponse:
+        """``complete`` for async tests; the call runs in a thread, off the event loop."""
+        return await asyncio.to_thread(self.complete, prompt, provider=provider, **params)
+
+    # -- checks --------------------------------------------------------------------------------
+    def check(
+        self,
+        response: LLMResponse | str | list[LLMResponse],
+        *specs: Mapping[str, Any],
+        threshold: float | None = None,
+        expected: Any = None,
+        reduce: Any = None,
+        **checks: Any,
+    ) -> CaseResult:
+        """Check a response with the YAML assertion types; a failure reads like a YAML case's.
+
+        Keywords name types with ``_`` for ``-`` (``contains_any=[...]``, ``not_icontains="x"``,
+        ``llm_rubric="..."``), plus limits: ``max_cost``, ``max_latency_ms``, ``max_ttft_ms``,
+        ``max_tokens``. A mapping gives the full form, as in YAML. A list of responses (from
+        ``sample``) is checked run by run and reduced with ``reduce`` (``"pass^k"`` by default,
+        ``"pass@k"``, ``"mean"`` or ``{"pass_rate": 0.8}``).
+        """
+        __tracebackhide__ = True
+        if isinstance(response, list):
+            rule = parse_reduce(reduce)
+            runs = []
+            for item in response:
+                try:
+                    runs.append(self.check(item, *specs, threshold=threshold, expected=expected, **checks))
+                except CheckFailed:
+                    assert self._runs_last is not None  # set by the failing check
+                    runs.append(self._runs_last)
+            result = reduce_runs(runs, rule, threshold)
+            self._publish(result)
+            if result.outcome is not Outcome.PASSED:
+                raise CheckFailed(format_case_failure(result, self._location()))
+            return result
+        if isinstance(response, str):
+            response = LLMResponse(text=response, provider="(text)", model="")
+        all_specs = [AssertionSpec(**dict(s)) for s in specs] + [_as_spec(k, v) for k, v in checks.items()]
+        if not all_specs:
+            raise pytest.UsageError(
+                "check() needs at least one assertion, e.g. check(response, contains='x')"
+            )
+        prepared = []
+        base_dir = Path(str(self._node.path)).parent
+        for spec in all_specs:
+            try:
+                spec = self._session.with_judge(spec, judge=self.judge)
+                prepared.append(self._session.assertions.prepare(spec, base_dir=base_dir))
+            except LlmopsError as exc:
+                raise pytest.UsageError(f"{self._node.nodeid}: {exc}") from None
+        try:
+            outcomes = self._run.grade(
+                response,
+                prepared,
+                judge=self._judge,
+                vars=dict(self._last_prompt.variables) if self._last_prompt else {},
+                expected=expected,
+                prompt=self._last_prompt,
+                case_id=self._node.nodeid,
+            )
+        finally:
+            self._run.save()
+        self._assertion_results.extend(outcomes)
+        score, outcome = decide(outcomes, threshold)
+        result = self._record(
+            provider=response.provider,
+            outcome=outcome,
+            response=response,
+            score=score,
+            threshold=threshold,
+        )
+        self._runs_last = result
+        if result.outcome is not Outcome.PASSED:
+            raise CheckFailed(format_case_failure(result, self._location()))
+        return result
+
+    # -- results -------------------------------------------------------------------------------
+    def _location(self) -> str:
+        _, line, _ = self._node.reportinfo()
+        return f"{self._node.nodeid.split('::')[0]}:{(line or 0) + 1}"
+
+    def _record(
+        self,
+        *,
+        provider: str,
+        outcome: Outcome | None = None,
+        error: str | None = None,
+        response: LLMResponse | None = None,
+        score: float | None = None,
+        threshold: float | None = None,
+    ) -> CaseResult:
+        """Keep this test's figures on its report, as a YAML case's: they reach every report."""
+        response = response or self._last
+        prompt = self._last_prompt
+        previous = self._published or {}
+        before = Outcome(previous["outcome"]) if previous else None
+        if outcome is None:
+            outcome = Outcome.ERROR if error else (before or Outcome.PASSED)
+        elif before is not None and before is not Outcome.PASSED:
+            outcome = before  # one failed check fails the test
+        who = CaseIdentity(
+            nodeid=self._node.nodeid,
+            suite=self._node.nodeid.split("::")[0],
+            case=self._node.name,
+            location=self._location(),
+            provider=provider,
+            prompt=prompt.name if prompt else None,
+            prompt_version=prompt.version if prompt else None,
+            threshold=threshold,
+        )
+        result = CaseResult(
+            nodeid=who.nodeid,
+            suite=who.suite,
+            case=who.case,
+            outcome=outcome,
+            prompt=who.prompt,
+            prompt_version=who.prompt_version,
+            provider=who.provider,
+            model=response.model if response else "",
+            score=score if score is not None else previous.get("score"),
+            threshold=threshold,
+            assertions=tuple(self._assertion_results),
+            usage=self._usage,
+            cost_usd=self._cost,
+            latency_ms=response.latency_ms if response else None,
+            ttft_ms=response.ttft_ms if response else None,
+            replayed=response.replayed if response else False,
+            output=response.text if response else None,
+            error=error,
+            judge_usage=self._judge.usage,
+            judge_cost_usd=self._judge.cost_usd,
+            judge_failures=sum(1 for a in self._assertion_results if a.unscored),
+            messages=prompt.messages if prompt else (),
+            location=who.location,
+        )
+        self._publish(result)
+        return result
+
+    def _publish(self, result: CaseResult) -> None:
+        # A key a model echoed must not reach the reports, as for a YAML case.
+        data = redact_result(result, self._session.secrets()).to_dict()
+        if self._published is None:
+            self._published = data
+            self._node.user_properties.append((RESULT_PROPERTY, data))
+        else:  # the dict already on user_properties is updated in place
+            self._published.clear()
+            self._published.update(data)
+
+    def close(self) -> None:
+        try:
+            self._run.save()
+        finally:
+            self._run.close()
+
+
+def marker_options(node: pytest.Item) -> dict[str, Any]:
+    """``@pytest.mark.llmops(provider=..., judge=..., repeat=..., record_mode=...)``, closest wins."""
+    allowed = {"provider", "judge", "repeat", "record_mode"}
+    options: dict[str, Any] = {}
+    for mark in reversed(list(node.iter_markers("llmops"))):
+        unknown = set(mark.kwargs) - allowed
+        if unknown or mark.args:
+            raise pytest.UsageError(
+                f"{node.nodeid}: @pytest.mark.llmops takes {', '.join(sorted(allowed))}; "
+                f"got {', '.join(sorted(unknown)) or repr(mark.args)}"
+            )
+        options.update(mark.kwargs)
+    mode = options.get("record_mode")
+    if mode is not None and mode not in {m.value for m in RecordMode}:
+        raise pytest.UsageError(
+            f"{node.nodeid}: record_mode={mode!r}: choose none, once, new_episodes or all"
+        )
+    if options.get("repeat") is not None and not (
+        isinstance(options["repeat"], int) and options["repeat"] >= 1
+    ):
+        raise pytest.UsageError(f"{node.nodeid}: repeat={options['repeat']!r}: expected a whole number >= 1")
+    return options

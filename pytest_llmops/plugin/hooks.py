@@ -1,0 +1,177 @@
+"""pytest's entry point (``pytest11: llmops``): options, markers, collection and the run loop.
+
+Importing this module must stay cheap: pytest imports it for every run, LLM suites or not. It
+reads the settings table and registers hooks; the engine, the reports and the prompt review are
+imported by the hooks that need them, when they first do (each such import says so).
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ..results import Outcome
+from . import hookspecs
+from .options import add_options, read_settings
+from .state import RESULT_PROPERTY, STATE_KEY, LlmopsState
+
+if TYPE_CHECKING:
+    from ..testing import ScriptedLLMServer
+    from .fixture import LlmopsFixture
+
+MARKER = (
+    "llmops(provider=None, judge=None, repeat=None, record_mode=None): an LLM case from a "
+    "pytest-llmops suite, or options of the `llmops` fixture in a Python test"
+)
+
+
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    pluginmanager.add_hookspecs(hookspecs)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    add_options(parser)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", MARKER)
+    settings = read_settings(config)
+    state = LlmopsState(config=config, settings=settings)
+    if settings.prices is not None:
+        from .session import load_prices  # deferred: the engine loads with the first suite
+
+        state.prices = load_prices(settings)  # a bad price file stops the run before it starts
+    config.stash[STATE_KEY] = state
+    from .results import ResultCollector  # deferred with the engine (see the module docstring)
+
+    config.pluginmanager.register(ResultCollector(state), "llmops-results")
+    if (
+        settings.lock_file.is_file()
+        or settings.lock_required
+        or settings.update_lock
+        or settings.changed_since is not None
+        or settings.diff is not None
+    ):
+        from .review import PromptReview  # deferred: git and diffs only for prompt pull requests
+
+        config.pluginmanager.register(PromptReview(state), "llmops-review")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    state = config.stash.get(STATE_KEY, None)
+    if state is not None:
+        state.close()
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    state = parent.config.stash.get(STATE_KEY, None)
+    if state is None:
+        return None
+    name = file_path.name
+    if any(fnmatch.fnmatch(name, pattern) for pattern in state.settings.suite_glob):
+        from .items import SuiteFile  # deferred: the engine loads with the first suite
+
+        return SuiteFile.from_parent(parent, path=file_path)
+    return None
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, Any] | None:
+    """A case whose judge could not be parsed fails as "unscored": its own category, not "failed"."""
+    if report.when == "call" and report.failed:
+        for name, value in report.user_properties:
+            if (
+                name == RESULT_PROPERTY
+                and isinstance(value, dict)
+                and value.get("outcome") == Outcome.UNSCORED
+            ):
+                return "unscored", "U", ("UNSCORED", {"yellow": True})
+    return None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtestloop(session: pytest.Session) -> Any:
+    """Start a prefetcher for the cases of this run (or of this xdist worker) while recording."""
+    state = session.config.stash.get(STATE_KEY, None)
+    prefetcher = None
+    if state is not None and state.started and not session.config.option.collectonly:
+        from .concurrency import start_prefetcher
+
+        prefetcher = start_prefetcher(session, state)
+    try:
+        return (yield)
+    finally:
+        if prefetcher is not None:
+            prefetcher.close()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
+    # Under xdist a worker learns its next item only now: start that one ahead.
+    state = item.config.stash.get(STATE_KEY, None)
+    if state is not None and state.prefetcher is not None and nextitem is not None:
+        from .items import CaseItem
+
+        if isinstance(nextitem, CaseItem) and not nextitem.skipped:
+            state.prefetcher.hint(nextitem.nodeid)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """After the summary: unscored cases, and how concurrent and retried the calls were."""
+    state: LlmopsState | None = config.stash.get(STATE_KEY, None)
+    if state is None or not state.results:
+        return
+    # pytest prints FAILURES only for "failed"; unscored cases get a section of their own.
+    unscored = terminalreporter.stats.get("unscored", [])
+    if unscored:
+        terminalreporter.write_sep("=", "UNSCORED (a judge's reply could not be parsed)", yellow=True)
+        for report in unscored:
+            terminalreporter.write_sep("_", report.head_line or report.nodeid)
+            terminalreporter.write_line(report.longreprtext)
+    retries = sum(r.retries for r in state.results)
+    limit = state.concurrency
+    parts = []
+    if limit is not None and limit.peak_in_flight > 1:  # serial runs keep these figures
+        parts.append(f"peak {limit.peak_in_flight} case(s) in flight (limit {limit.maximum})")
+        if limit.rate_limited:
+            parts.append(
+                f"{limit.rate_limited} rate-limited response(s), limit backed off to {limit.current}"
+            )
+    if retries:
+        parts.append(f"{retries} retried call(s)")
+    if parts:
+        terminalreporter.write_line("llmops: concurrency: " + "; ".join(parts))
+
+
+@pytest.fixture
+def llmops(request: pytest.FixtureRequest) -> Iterator[LlmopsFixture]:
+    """Prompts, calls (recorded in a cassette named after the test) and checks from Python tests."""
+    from ..errors import LlmopsError
+    from .fixture import LlmopsFixture, marker_options  # deferred: the engine loads with its first user
+
+    state = request.config.stash[STATE_KEY]
+    node = request.node
+    assert isinstance(node, pytest.Item)
+    try:
+        registry = state.prompt_registry(Path(str(node.path)).parent)
+    except LlmopsError as exc:  # a broken prompt file: its message, not a traceback
+        pytest.fail(f"llmops: {exc}", pytrace=False)
+    fixture = LlmopsFixture(node=node, session=state.session, registry=registry, options=marker_options(node))
+    try:
+        yield fixture
+    finally:
+        fixture.close()
+
+
+@pytest.fixture
+def llmops_server() -> Iterator[ScriptedLLMServer]:
+    """A scripted OpenAI/Anthropic-compatible server on 127.0.0.1 for tests that need an LLM."""
+    from ..testing import ScriptedLLMServer
+
+    with ScriptedLLMServer() as server:
+        yield server

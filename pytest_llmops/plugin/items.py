@@ -1,0 +1,139 @@
+"""The pytest side of suites: ``SuiteFile`` collects a suite, ``CaseItem`` runs one matrix cell.
+
+As pytest's ``DoctestItem`` is handed its runner and test, a ``CaseItem`` is handed its plan and
+the run state that runs it (``from_parent(..., plan=, state=)``); it looks nothing up elsewhere.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from ..errors import LlmopsError
+from ..report.terminal import format_case_failure
+from ..results import CaseResult, Outcome
+from .state import RESULT_PROPERTY, LlmopsState, state_of
+
+if TYPE_CHECKING:
+    from ..engine.plan import CasePlan
+
+__all__ = ["CaseFailed", "CaseItem", "SuiteFile"]
+
+
+class CaseFailed(Exception):
+    """Raised by ``CaseItem.runtest`` when the case failed or errored; carries the result."""
+
+    def __init__(self, result: CaseResult) -> None:
+        super().__init__(result.error or f"{result.case} failed")
+        self.result = result
+
+
+#: Cassette path -> the item that records to it, for every suite collected in this run.
+_CASSETTE_OWNERS = pytest.StashKey[dict[Path, str]]()
+
+
+class SuiteFile(pytest.File):
+    """A ``test_*.llmops.yaml`` file."""
+
+    def collect(self) -> Iterator[CaseItem]:
+        from ..engine.plan import load_suite  # the engine loads with the first suite, not at start-up
+
+        state = state_of(self.config)
+        try:
+            plan = load_suite(self.path, prompts=state.prompt_registry, session=state.session)
+        except LlmopsError as exc:
+            raise self.CollectError(_relative_paths(str(exc), self.config)) from None
+        self._claim_cassettes(plan.cases, state)
+        for case in plan.cases:
+            # An explicit nodeid is parsed into name and [params] the way pytest parses the ids
+            # it caches; built from `name` alone, "case[...]" would never equal a cached id
+            # and --lf/--ff would not recognise the item.
+            item = CaseItem.from_parent(
+                self, name=case.name, nodeid=f"{self.nodeid}::{case.name}", plan=case, state=state
+            )
+            item.add_marker(pytest.mark.llmops)
+            for tag in case.tags:
+                state.register_marker(tag)
+                item.add_marker(getattr(pytest.mark, tag))
+            if case.skip:
+                item.add_marker(pytest.mark.skip(reason=_reason(case.skip, "skipped in the suite")))
+            if case.xfail:
+                item.add_marker(
+                    pytest.mark.xfail(reason=_reason(case.xfail, "expected to fail"), strict=False)
+                )
+            yield item
+
+    def _claim_cassettes(self, cases: Sequence[CasePlan], state: LlmopsState) -> None:
+        """Two items recording to one cassette would overwrite each other (in threads or workers too)."""
+        owners = self.config.stash.setdefault(_CASSETTE_OWNERS, {})
+        session = state.session
+        for case in cases:
+            nodeid = f"{self.nodeid}::{case.name}"
+            path = session.cassette_path(case.suite_path, case.name)
+            owner = owners.setdefault(path, nodeid)
+            if owner != nodeid:
+                raise self.CollectError(
+                    f"{nodeid} and {owner} would record to the same cassette, "
+                    f"{session.display_path(path)}, and overwrite each other's recordings. Rename "
+                    "the case, or give the provider a distinct `label`."
+                )
+
+
+def _reason(value: bool | str, default: str) -> str:
+    return value if isinstance(value, str) else default
+
+
+class CaseItem(pytest.Item):
+    """One case × prompt version × provider."""
+
+    def __init__(self, *, plan: CasePlan, state: LlmopsState, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.state = state
+        self.result: CaseResult | None = None
+
+    @property
+    def skipped(self) -> bool:
+        """Marked to be skipped by its suite: no call is made for it, not even ahead."""
+        return self.get_closest_marker("skip") is not None
+
+    def run_plan(self) -> CaseResult:
+        """Run the case's calls and checks (maybe in a prefetch thread: touches no pytest state)."""
+        return self.state.run_plan(self.plan, self.nodeid)
+
+    def runtest(self) -> None:
+        result = self.state.result_for(self.plan, self.nodeid)
+        self.result = result
+        self.user_properties.append((RESULT_PROPERTY, result.to_dict()))
+        if result.outcome is not Outcome.PASSED:
+            raise CaseFailed(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, CaseFailed):
+            return format_case_failure(excinfo.value.result, self.location_text)
+        if isinstance(excinfo.value, LlmopsError):
+            return f"{self.location_text}: {excinfo.value}"
+        return str(super().repr_failure(excinfo, style=style))
+
+    @property
+    def location_text(self) -> str:
+        return f"{_relative(self.path, self.config.rootpath)}:{self.plan.line}"
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.plan.line - 1, f"case: {self.plan.case} [{self.plan.variant}]"
+
+
+def _relative(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _relative_paths(message: str, config: pytest.Config) -> str:
+    """Show paths below the invocation folder as relative paths, as pytest does."""
+    return message.replace(f"{config.invocation_params.dir}{os.sep}", "")

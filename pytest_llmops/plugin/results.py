@@ -1,0 +1,112 @@
+"""The results collector: case results from test reports, then gates, reports and the summary.
+
+``pytest_runtest_logreport`` runs on the controller for every worker's report too, so totals
+under xdist equal a serial run's. Gates and reports act once, on the controller, after the last
+report (like pytest-cov's ``--cov-fail-under``); workers only collect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from typing import TYPE_CHECKING
+
+import pytest
+
+from ..errors import ReportError
+from ..report.junit import JUNIT_PREFIX, junit_properties
+from ..results import CaseResult
+from .state import RESULT_PROPERTY, LlmopsState
+
+if TYPE_CHECKING:
+    from ..gates.evaluation import Evaluation
+
+__all__ = ["ResultCollector"]
+
+
+def keep_result_out_of_junit(item: pytest.Item, report: pytest.TestReport) -> None:
+    """After the call phase: simple properties for JUnit, the whole result for the controller.
+
+    ``CaseItem.runtest`` appends ``("llmops", CaseResult.to_dict())`` to ``item.user_properties``.
+    The call report keeps it: it travels to the xdist controller, where the totals are summed.
+    junitxml writes the properties of the *teardown* report, which pytest copies from the item
+    later; so the item keeps only the simple ``llmops_*`` values, and the XML stays readable.
+    """
+    data = None
+    for name, value in item.user_properties:
+        if name == RESULT_PROPERTY and isinstance(value, dict):
+            data = value
+    if data is None:
+        return
+    simple = junit_properties(data)
+    others = [
+        (n, v)
+        for n, v in item.user_properties
+        if n != RESULT_PROPERTY and not str(n).startswith(JUNIT_PREFIX)
+    ]
+    item.user_properties[:] = [*others, *simple]
+    report.user_properties = [*others, *simple, (RESULT_PROPERTY, data)]
+
+
+class ResultCollector:
+    """Registered per run: gathers case results from test reports, then gates and reports."""
+
+    def __init__(self, state: LlmopsState) -> None:
+        self.state = state
+        self.settings = state.settings
+        self.is_worker = hasattr(state.config, "workerinput")
+        self.baseline: list[CaseResult] | None = None
+        if self.settings.baseline is not None and not self.is_worker:
+            from ..report.json import read_baseline
+
+            try:
+                self.baseline = read_baseline(self.settings.baseline)
+            except ReportError as exc:
+                raise pytest.UsageError(str(exc)) from None
+        self.evaluation: Evaluation | None = None
+        self.written: list[str] = []
+        self.write_problems: list[str] = []
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        self, item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        report = yield
+        if call.when == "call":
+            keep_result_out_of_junit(item, report)
+        return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":  # teardown repeats user_properties
+            return
+        for name, value in report.user_properties:
+            if name == RESULT_PROPERTY and isinstance(value, dict):
+                self.state.results.append(CaseResult.from_dict(value))
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        # A plain impl runs before the terminal reporter's wrapper prints the summary.
+        if self.is_worker or not self.state.results:
+            return  # a run without LLM cases stays silent: no summary, no files
+        from ..gates.evaluation import evaluate
+        from ..report.write import write_reports
+
+        self.evaluation = evaluate(self.state.results, self.settings, self.baseline)
+        if self.evaluation.breached and session.exitstatus == pytest.ExitCode.OK:
+            # Documented: a breached gate fails the run like a failed test, exit status 1.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        review = session.config.pluginmanager.get_plugin("llmops-review")
+        diffs = review.review() if review is not None else None
+        self.written, self.write_problems = write_reports(self.evaluation, self.settings, prompt_diffs=diffs)
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.evaluation is None:
+            return
+        from ..report.terminal import terminal_lines
+
+        terminalreporter.write_sep("=", "llmops summary")
+        for text, markup in terminal_lines(self.evaluation):
+            terminalreporter.write_line(text, **markup)
+        for line in self.written:
+            terminalreporter.write_line(f"llmops: {line}")
+        for problem in self.write_problems:
+            terminalreporter.write_line(f"llmops: could not write {problem}", red=True, bold=True)

@@ -1,0 +1,1 @@
+"""Record and replay: per-case cassettes, the transport, the network guard, interception, redaction."""

@@ -1,0 +1,1 @@
+"""Reports: the terminal section, JSON (with its schema), Markdown, HTML and JUnit properties."""

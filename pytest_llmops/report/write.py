@@ -1,0 +1,59 @@
+"""Writing the reports a run asked for: JSON, HTML and Markdown, atomically, and the step summary."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..fileio import atomic_write_text, display_path
+from ..gates.evaluation import Evaluation
+from ..settings import Settings
+from .html import render_html
+from .json import build_report
+from .markdown import render_markdown
+
+__all__ = ["write_reports"]
+
+
+def write_reports(
+    evaluation: Evaluation, settings: Settings, *, prompt_diffs: Mapping[str, Any] | None = None
+) -> tuple[list[str], list[str]]:
+    """Write the reports asked for; returns (what was written, what failed and why).
+
+    Files are written atomically. When a Markdown report is asked for and ``GITHUB_STEP_SUMMARY``
+    names a file, the Markdown is appended to it too (Actions renders it on the run's page).
+    """
+    written: list[str] = []
+    problems: list[str] = []
+    wanted = settings.report is not None or settings.html is not None
+    data = build_report(evaluation, prompt_diffs=prompt_diffs) if wanted else {}
+    if settings.report is not None:
+        text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
+        _write(settings.report, text, "JSON report", written, problems)
+    if settings.html is not None:
+        _write(settings.html, render_html(data), "HTML report", written, problems)
+    if settings.markdown is not None:
+        markdown = render_markdown(evaluation, prompt_diffs=prompt_diffs)
+        _write(settings.markdown, markdown, "Markdown report", written, problems)
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY", "").strip()
+        if step_summary:
+            try:
+                with open(step_summary, "a", encoding="utf-8") as handle:
+                    handle.write(markdown + "\n")
+            except OSError as exc:
+                problems.append(f"GITHUB_STEP_SUMMARY {step_summary}: {exc}")
+            else:
+                written.append("appended the Markdown summary to $GITHUB_STEP_SUMMARY")
+    return written, problems
+
+
+def _write(path: Path, text: str, what: str, written: list[str], problems: list[str]) -> None:
+    try:
+        atomic_write_text(path, text)
+    except OSError as exc:
+        problems.append(f"{what} {path}: {exc}")
+    else:
+        written.append(f"wrote {what}: {display_path(path)}")

@@ -1,0 +1,543 @@
+"""Every setting of pytest-llmops, in one table: its ini key, its option, its form and its help.
+
+The plugin registers each row with pytest (an ``llmops_*`` ini key and a ``--llmops-*`` option;
+the command line wins over the ini file), parses every value with ``parse`` and hands the result
+on as one frozen ``Settings``. The configuration page of the docs is generated from the same rows
+(``reference_markdown``), and a test fails when the two differ.
+
+A relative path given on the command line is taken from the folder pytest was started in; one in
+an ini file, from that file's folder. A value that does not parse is a ``SettingError`` naming
+where it came from and the form it must take. This module imports nothing heavy: it is read at
+every pytest start.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from .errors import LlmopsError
+
+__all__ = [
+    "SETTINGS",
+    "Setting",
+    "SettingError",
+    "Settings",
+    "load_settings",
+    "parse",
+    "reference_markdown",
+]
+
+Kind = Literal[
+    "choice",
+    "runs",
+    "count",
+    "seconds",
+    "positive-seconds",
+    "path",
+    "folder",
+    "paths",
+    "globs",
+    "provider",
+    "usd",
+    "rate",
+    "score",
+    "ms",
+    "percent",
+    "bool",
+    "flag",
+    "ref",
+]
+
+#: What each kind of value looks like, for help texts, usage errors and the docs.
+FORMS: dict[str, str] = {
+    "choice": "one of the listed values",
+    "runs": "a whole number, at least 1",
+    "count": "a whole number, e.g. 0",
+    "seconds": "seconds, e.g. 0.5 (0 or more)",
+    "positive-seconds": "seconds, e.g. 60 (more than 0)",
+    "path": "a file path",
+    "folder": "a folder (created if missing)",
+    "paths": "folders, one per line",
+    "globs": "file name patterns, one per line",
+    "provider": "a provider id with a model, e.g. openai:gpt-4o-mini",
+    "usd": "an amount in USD, e.g. 5 or 0.50",
+    "rate": "a fraction from 0 to 1 or a percentage, e.g. 0.95 or 95%",
+    "score": "a score from 0 to 1, e.g. 0.8",
+    "ms": "milliseconds, e.g. 2000",
+    "percent": "a percentage, e.g. 20 or 20%",
+    "bool": "true or false",
+    "flag": "a flag (no value)",
+    "ref": "a git ref: a branch, tag or commit",
+}
+
+_METAVARS = {
+    "usd": "USD",
+    "rate": "RATE",
+    "score": "SCORE",
+    "ms": "MS",
+    "percent": "PCT",
+    "path": "PATH",
+    "folder": "DIR",
+    "provider": "ID",
+    "ref": "REF",
+    "seconds": "S",
+    "positive-seconds": "S",
+}
+
+
+class SettingError(LlmopsError):
+    """A setting's value does not parse; the message names its source and the form expected."""
+
+
+@dataclass(frozen=True, slots=True)
+class Setting:
+    """One row of the table: the ini key ``name`` and the option ``--name-with-dashes``."""
+
+    name: str
+    kind: Kind
+    help: str
+    #: The value when nothing sets it (already parsed).
+    default: Any = None
+    section: str = "run"
+    choices: tuple[str, ...] = ()
+    ini: bool = True
+    option: bool = True
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def key(self) -> str:
+        """The attribute of ``Settings``: the name without ``llmops_``."""
+        return self.name.removeprefix("llmops_")
+
+    @property
+    def metavar(self) -> str:
+        if self.kind == "choice":
+            return "{" + ",".join(self.choices) + "}"
+        return _METAVARS.get(self.kind, "N")
+
+    @property
+    def form(self) -> str:
+        if self.kind == "choice":
+            return "one of " + ", ".join(self.choices)
+        return FORMS[self.kind]
+
+
+RECORD_MODES = ("none", "once", "new_episodes", "all")
+DEFAULT_SUITE_GLOBS = ("test_*.llmops.yaml", "test_*.llmops.yml")
+
+SETTINGS: tuple[Setting, ...] = (
+    # -- recording and running ----------------------------------------------------------------
+    Setting(
+        "llmops_record_mode",
+        "choice",
+        "none (the default: replay only, nothing leaves the machine), once (record cassettes that "
+        "are missing), new_episodes (replay, and record what is new), all (re-record everything).",
+        default="none",
+        section="recording",
+        choices=RECORD_MODES,
+    ),
+    Setting(
+        "llmops_cassette_dir",
+        "folder",
+        "One folder for every cassette (default: cassettes/ beside each suite or test file).",
+        section="recording",
+    ),
+    Setting(
+        "llmops_repeat",
+        "runs",
+        "Runs per case. In an ini file: for cases whose suite does not say. On the command line: "
+        "every case, whatever the suites say (measures flakiness).",
+        default=1,
+    ),
+    Setting(
+        "llmops_concurrency",
+        "runs",
+        "Model calls in flight at once while recording: cases ahead of pytest start early.",
+        default=8,
+    ),
+    Setting("llmops_timeout", "positive-seconds", "Seconds one model call may take.", default=60.0),
+    Setting(
+        "llmops_max_retries",
+        "count",
+        "Retries of a call that failed with 429, 5xx, a timeout or a refused connection.",
+        default=2,
+    ),
+    Setting("llmops_retry_backoff", "seconds", "Base delay of the exponential backoff.", default=0.5),
+    Setting("llmops_retry_max_backoff", "seconds", "Longest wait between two tries.", default=30.0),
+    Setting(
+        "llmops_case_timeout",
+        "positive-seconds",
+        "Seconds one case may spend on its calls, retries and fallbacks.",
+        default=300.0,
+    ),
+    Setting(
+        "llmops_suite_glob",
+        "globs",
+        "File name patterns of suite files.",
+        default=DEFAULT_SUITE_GLOBS,
+        section="suites",
+        option=False,
+    ),
+    Setting(
+        "llmops_prompt_dirs",
+        "paths",
+        "Folders searched for prompt files besides each suite's prompts/ folders.",
+        default=(),
+        section="suites",
+        option=False,
+    ),
+    Setting(
+        "llmops_judge",
+        "provider",
+        "Default judge of model-graded assertions (a suite's `judge:` wins).",
+        section="suites",
+    ),
+    Setting(
+        "llmops_embedding",
+        "provider",
+        "Default embedding model of `similar` (a suite's `embedding:` wins).",
+        section="suites",
+    ),
+    Setting(
+        "llmops_prices",
+        "path",
+        "YAML file extending or overriding the model price table.",
+        section="suites",
+    ),
+    # -- reports ------------------------------------------------------------------------------
+    Setting("llmops_report", "path", "Write the JSON report (schema_version 1) to PATH.", section="reports"),
+    Setting(
+        "llmops_markdown",
+        "path",
+        "Write the summary as Markdown to PATH; it is also appended to $GITHUB_STEP_SUMMARY when set.",
+        section="reports",
+    ),
+    Setting(
+        "llmops_html",
+        "path",
+        "Write a self-contained HTML report to PATH (cases × variants, diffs, charts; no network).",
+        section="reports",
+    ),
+    # -- budget and gates ---------------------------------------------------------------------
+    Setting(
+        "llmops_budget",
+        "usd",
+        "USD that live model calls may spend; once spent, the cases left fail with "
+        "'budget exhausted' and replays keep running.",
+        section="gates",
+    ),
+    Setting(
+        "llmops_max_cost",
+        "usd",
+        "Gate: the run's cost (application + judge), USD, at most this.",
+        section="gates",
+    ),
+    Setting(
+        "llmops_min_pass_rate",
+        "rate",
+        "Gate: share of cases that passed, at least this (0.95 or 95%).",
+        section="gates",
+    ),
+    Setting(
+        "llmops_min_score", "score", "Gate: mean score of the cases, at least this (0 to 1).", section="gates"
+    ),
+    Setting(
+        "llmops_max_p95_latency_ms", "ms", "Gate: p95 latency, milliseconds, at most this.", section="gates"
+    ),
+    Setting(
+        "llmops_max_error_rate",
+        "rate",
+        "Gate: share of cases that errored, at most this (0.05 or 5%).",
+        section="gates",
+    ),
+    Setting("llmops_baseline", "path", "Compare with a JSON report from the base branch.", section="gates"),
+    Setting(
+        "llmops_max_new_failures",
+        "count",
+        "Baseline gate: cases that passed in the baseline and fail now, at most this many (0: none).",
+        section="gates",
+    ),
+    Setting(
+        "llmops_max_score_drop",
+        "score",
+        "Baseline gate: how far one case's score may fall below its baseline score (e.g. 0.1).",
+        section="gates",
+    ),
+    Setting(
+        "llmops_max_cost_increase",
+        "percent",
+        "Baseline gate: cost of the cases in both runs may rise by at most this percentage.",
+        section="gates",
+    ),
+    Setting(
+        "llmops_max_p95_increase",
+        "percent",
+        "Baseline gate: p95 latency of the cases in both runs may rise by at most this percentage.",
+        section="gates",
+    ),
+    # -- prompt pull requests -----------------------------------------------------------------
+    Setting(
+        "llmops_lock_file",
+        "path",
+        "The prompt lock file.",
+        default=Path("prompts.lock"),
+        section="review",
+        option=False,
+    ),
+    Setting(
+        "llmops_lock_required",
+        "bool",
+        "Fail when the prompt lock file is missing (false: no lock, no guard).",
+        default=False,
+        section="review",
+        option=False,
+    ),
+    Setting(
+        "llmops_update_lock",
+        "flag",
+        "Rewrite the prompt lock file from the prompts as they are: accept edited versions, add "
+        "new ones, drop deleted ones. Creates the lock if it does not exist.",
+        default=False,
+        section="review",
+        ini=False,
+    ),
+    Setting(
+        "llmops_changed_since",
+        "ref",
+        "Run only the LLM cases affected by changes since the git REF (prompt files, suite entries, "
+        "referenced schema/python files, cassettes; uncommitted changes included). Other cases are "
+        "deselected.",
+        section="review",
+        ini=False,
+    ),
+    Setting(
+        "llmops_diff",
+        "ref",
+        "Show each prompt changed since the git REF as a diff, and each affected case's response "
+        "at REF beside the new one, with the score change.",
+        section="review",
+        ini=False,
+    ),
+)
+
+_BY_NAME = {s.name: s for s in SETTINGS}
+
+
+def _number(setting: Setting, raw: str, bad: Callable[[str], SettingError]) -> float:
+    text = raw
+    percent = text.endswith("%")
+    if percent:
+        text = text[:-1].strip()
+    if setting.kind == "usd":
+        text = text.removeprefix("$")
+    elif setting.kind == "ms" and text.endswith("ms"):
+        text = text[:-2].strip()
+    if percent and setting.kind not in ("rate", "percent"):
+        raise bad("")
+    try:
+        value = float(text)
+    except ValueError:
+        raise bad("") from None
+    if not math.isfinite(value) or value < 0:
+        raise bad(" (not negative)")
+    if setting.kind == "rate":
+        if percent:
+            value /= 100.0
+        if value > 1:
+            raise bad(f" (got {raw}: write {raw}% for a percentage)")
+    elif setting.kind == "score" and value > 1:
+        raise bad(" (at most 1)")
+    elif setting.kind in ("count", "runs"):
+        if value != int(value) or (setting.kind == "runs" and value < 1):
+            raise bad("")
+        return int(value)
+    elif setting.kind == "positive-seconds" and value == 0:
+        raise bad(" (more than 0)")
+    return value
+
+
+def parse(setting: Setting, raw: Any, source: str, base: Path) -> Any:
+    """One value from its text (or, for list kinds, its lines); relative paths are under ``base``."""
+
+    def bad(why: str) -> SettingError:
+        return SettingError(f"{source}: expected {setting.form}{why}")
+
+    if setting.kind in ("globs", "paths"):
+        lines = [str(v).strip() for v in (raw if isinstance(raw, (list, tuple)) else str(raw).splitlines())]
+        lines = [line for line in lines if line]
+        if setting.kind == "globs":
+            return tuple(lines)
+        return tuple(_path(line, base) for line in lines)
+    if isinstance(raw, bool):
+        if setting.kind in ("flag", "bool"):
+            return raw
+        raw = str(raw)
+    text = str(raw).strip()
+    if setting.kind == "choice":
+        if text not in setting.choices:
+            raise bad(f" (got {text!r})")
+        return text
+    if setting.kind == "bool":
+        lowered = text.lower()
+        if lowered in ("true", "yes", "on", "1"):
+            return True
+        if lowered in ("false", "no", "off", "0", ""):
+            return False
+        raise bad(f" (got {text!r})")
+    if not text:
+        raise bad("")
+    if setting.kind == "provider":
+        if ":" not in text:
+            raise bad(f" (got {text!r})")
+        return text
+    if setting.kind == "ref":
+        return text
+    if setting.kind in ("path", "folder"):
+        path = _path(text, base)
+        if setting.kind == "folder" and path.exists() and not path.is_dir():
+            raise SettingError(f"{source}: {path} is a file; name a folder (it is created if missing)")
+        return path
+    return _number(setting, text, bad)
+
+
+def _path(text: str, base: Path) -> Path:
+    path = Path(text).expanduser()
+    return path if path.is_absolute() else base / path
+
+
+def _default(name: str) -> Any:
+    return _BY_NAME[name].default
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """The parsed value of every setting; a field per row, named by its key (no ``llmops_``).
+
+    Defaults come from the table; a test checks that the fields and the rows agree.
+    """
+
+    record_mode: str = _default("llmops_record_mode")
+    cassette_dir: Path | None = None
+    repeat: int = _default("llmops_repeat")
+    concurrency: int = _default("llmops_concurrency")
+    timeout: float = _default("llmops_timeout")
+    max_retries: int = _default("llmops_max_retries")
+    retry_backoff: float = _default("llmops_retry_backoff")
+    retry_max_backoff: float = _default("llmops_retry_max_backoff")
+    case_timeout: float = _default("llmops_case_timeout")
+    suite_glob: tuple[str, ...] = _default("llmops_suite_glob")
+    prompt_dirs: tuple[Path, ...] = _default("llmops_prompt_dirs")
+    judge: str | None = None
+    embedding: str | None = None
+    prices: Path | None = None
+    report: Path | None = None
+    markdown: Path | None = None
+    html: Path | None = None
+    budget: float | None = None
+    max_cost: float | None = None
+    min_pass_rate: float | None = None
+    min_score: float | None = None
+    max_p95_latency_ms: float | None = None
+    max_error_rate: float | None = None
+    baseline: Path | None = None
+    max_new_failures: int | None = None
+    max_score_drop: float | None = None
+    max_cost_increase: float | None = None
+    max_p95_increase: float | None = None
+    lock_file: Path = _default("llmops_lock_file")  # noqa: RUF009 - a Path, immutable
+    lock_required: bool = _default("llmops_lock_required")
+    update_lock: bool = _default("llmops_update_lock")
+    changed_since: str | None = None
+    diff: str | None = None
+    #: Where each value came from: "option" or "ini" (absent: the default).
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+    def source(self, key: str) -> str:
+        """ "option", "ini" or "default"."""
+        return self.sources.get(key, "default")
+
+
+def load_settings(
+    option: Callable[[Setting], Any],
+    ini: Callable[[Setting], Any],
+    *,
+    option_base: Path,
+    ini_base: Path,
+) -> Settings:
+    """Read every setting: the option first, then the ini key, then the default.
+
+    ``option(setting)`` returns the command-line value or None; ``ini(setting)`` the ini text
+    (or lines) or None/"" when unset. Raises ``SettingError`` for the first value that is bad.
+    """
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for setting in SETTINGS:
+        raw = option(setting) if setting.option else None
+        if raw is not None and raw is not False:
+            shown = setting.flag if setting.kind == "flag" else f"{setting.flag}={raw}"
+            values[setting.key] = parse(setting, raw, shown, option_base)
+            sources[setting.key] = "option"
+            continue
+        raw = ini(setting) if setting.ini else None
+        if raw is None or raw == "" or raw == [] or raw == ():
+            default = setting.default
+            if isinstance(default, Path) and not default.is_absolute():
+                default = ini_base / default  # a default file lives beside the ini file
+            values[setting.key] = default
+            continue
+        shown = f"ini {setting.name} = {raw if isinstance(raw, str) else ', '.join(map(str, raw))}"
+        values[setting.key] = parse(setting, raw, shown, ini_base)
+        sources[setting.key] = "ini"
+    return Settings(**values, sources=sources)
+
+
+_SECTIONS = {
+    "recording": "Recording and replay",
+    "run": "Running cases",
+    "suites": "Suites, prompts, judges and prices",
+    "reports": "Reports",
+    "gates": "Budget and gates",
+    "review": "Prompt pull requests",
+}
+
+
+def _default_text(setting: Setting) -> str:
+    value = setting.default
+    if value is None or value == () or (value is False and setting.kind == "flag"):
+        return "—"
+    if isinstance(value, tuple):
+        return ", ".join(f"`{v}`" for v in value)
+    if isinstance(value, bool):
+        return "`true`" if value else "`false`"
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return f"`{value}`"
+
+
+def reference_markdown(settings: Sequence[Setting] = SETTINGS) -> str:
+    """The configuration reference of the docs: one table per section, generated from the rows."""
+    out: list[str] = []
+    for section, title in _SECTIONS.items():
+        rows = [s for s in settings if s.section == section]
+        if not rows:
+            continue
+        out += [
+            f"### {title}",
+            "",
+            "| ini key | option | value | default | meaning |",
+            "|---|---|---|---|---|",
+        ]
+        for s in rows:
+            ini = f"`{s.name}`" if s.ini else "—"
+            flag = (f"`{s.flag}`" if s.kind == "flag" else f"`{s.flag}={s.metavar}`") if s.option else "—"
+            meaning = s.help.replace("|", "\\|")
+            out.append(f"| {ini} | {flag} | {s.form} | {_default_text(s)} | {meaning} |")
+        out.append("")
+    return "\n".join(out)

@@ -1,0 +1,1 @@
+"""What users write: YAML with line numbers, the pydantic models, and readable validation errors."""

@@ -1,0 +1,308 @@
+"""pydantic models of what users write: suite files, prompt files, providers and assertions.
+
+Every model forbids unknown keys, so a typo is an error with a "did you mean", not a silent no-op
+(``validation.parse_model`` turns pydantic's errors into lines that name the file, line and field).
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+
+__all__ = [
+    "AssertionSpec",
+    "CaseSpec",
+    "DefaultsSpec",
+    "MessageSpec",
+    "PromptFileSpec",
+    "ProviderSpec",
+    "ReduceRule",
+    "SuiteSpec",
+    "parse_reduce",
+]
+
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_TAG = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+def _as_list(value: Any) -> Any:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
+
+
+def _provider_list(value: Any) -> Any:
+    items = _as_list(value)
+    if isinstance(items, list):
+        return [{"id": item} if isinstance(item, str) else item for item in items]
+    return items
+
+
+class ModelParams(_Model):
+    """Model parameters shared by prompt files and providers (providers win)."""
+
+    temperature: float | None = Field(None, ge=0, le=2)
+    max_tokens: int | None = Field(None, gt=0)
+    top_p: float | None = Field(None, ge=0, le=1)
+    seed: int | None = None
+    stop: str | list[str] | None = None
+    presence_penalty: float | None = None
+    frequency_penalty: float | None = None
+    response_format: dict[str, Any] | None = None
+    #: Anything else the API accepts, sent as-is in the request body.
+    params: dict[str, Any] = Field(default_factory=dict)
+
+    def model_params(self) -> dict[str, Any]:
+        """The parameters that are set, ``params`` merged last."""
+        out = {k: getattr(self, k) for k in _PARAM_FIELDS if getattr(self, k) is not None}
+        out.update(self.params)
+        return out
+
+
+_PARAM_FIELDS = (
+    "temperature",
+    "max_tokens",
+    "top_p",
+    "seed",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "response_format",
+)
+
+
+class ProviderSpec(ModelParams):
+    """A provider: ``openai:gpt-4o-mini`` or a mapping with connection settings."""
+
+    id: str = Field(min_length=1)
+    label: str | None = None
+    base_url: str | None = None
+    #: Name of the environment variable that holds the key; the key itself never appears in files.
+    api_key_env: str | None = None
+    #: Seconds one call may take, the whole of a stream included.
+    timeout: float | None = Field(None, gt=0, allow_inf_nan=False)
+    #: Read the answer as server-sent events; measures time to first token on live calls.
+    stream: bool = False
+    #: Tries after the first on 429, 5xx, timeouts and refused connections (default: ini).
+    max_retries: int | None = Field(None, ge=0, le=20)
+    #: Base of the exponential backoff, in seconds (default: ini).
+    retry_backoff: float | None = Field(None, ge=0, allow_inf_nan=False)
+    #: Providers tried in order when this one still fails after its retries.
+    fallback: Annotated[list[ProviderSpec], BeforeValidator(_provider_list)] = Field(default_factory=list)
+
+    @property
+    def kind(self) -> str:
+        return self.id.split(":", 1)[0]
+
+    @property
+    def model(self) -> str | None:
+        _, _, model = self.id.partition(":")
+        return model or None
+
+    @property
+    def display(self) -> str:
+        return self.label or self.id
+
+
+class AssertionSpec(_Model):
+    """One check on a case's output. ``type`` may carry a ``not-`` prefix."""
+
+    type: str = Field(min_length=1)
+    value: Any = None
+    threshold: float | None = None
+    weight: float = Field(1.0, ge=0)
+    metric: str | None = None
+    min: float | None = None
+    max: float | None = None
+    #: The judge (or embedding) provider of a model-graded assertion; default: the suite's
+    #: `judge:` (or `embedding:`), then the ini key.
+    provider: Annotated[
+        ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)
+    ] = None
+    #: g-eval: what is judged, and the evaluation steps written in the suite (never regenerated).
+    criteria: str | None = None
+    steps: list[str] | None = None
+    #: g-eval: the scale the judge scores on, normalised to 0–1.
+    scale: tuple[int, int] | None = None
+
+    @property
+    def negated(self) -> bool:
+        return self.type.startswith("not-")
+
+    @property
+    def base_type(self) -> str:
+        return self.type[4:] if self.negated else self.type
+
+
+def _check_tags(tags: list[str]) -> list[str]:
+    for tag in tags:
+        if not _TAG.match(tag):
+            raise ValueError(
+                f"tag {tag!r} cannot be a pytest marker: use letters, digits, '_' and '-', "
+                "starting with a letter"
+            )
+    return tags
+
+
+Tags = Annotated[list[str], BeforeValidator(_as_list)]
+
+
+@dataclass(frozen=True, slots=True)
+class ReduceRule:
+    """How the runs of a repeated case reduce to one outcome (``reduce:``)."""
+
+    kind: str  # "pass^k" | "pass@k" | "pass_rate" | "mean"
+    rate: float = 1.0
+
+    def describe(self, runs: int) -> str:
+        if self.kind == "pass_rate":
+            return f"pass_rate {self.rate:g}: at least {self.rate:.0%} of {runs} runs must pass"
+        if self.kind == "pass@k":
+            return f"pass@{runs}: at least one of {runs} runs must pass"
+        if self.kind == "mean":
+            return f"mean: the mean score of {runs} runs must reach the threshold"
+        return f"pass^{runs}: all {runs} runs must pass"
+
+
+REDUCE_RULES = ("pass^k", "pass@k", "mean", "{pass_rate: 0.8}")
+
+
+def parse_reduce(value: Any) -> ReduceRule:
+    """``"pass^k"``, ``"pass@k"``, ``"mean"`` or ``{pass_rate: 0.8}``; ValueError otherwise."""
+    if value is None:
+        return ReduceRule("pass^k")
+    if isinstance(value, str) and value.strip() in ("pass^k", "pass@k", "mean"):
+        return ReduceRule(value.strip())
+    if isinstance(value, dict) and set(value) == {"pass_rate"}:
+        rate = value["pass_rate"]
+        if isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate <= 1:
+            return ReduceRule("pass_rate", float(rate))
+        raise ValueError(f"pass_rate must be a number in (0, 1], e.g. {{pass_rate: 0.8}}; got {rate!r}")
+    raise ValueError(f"reduce must be one of {', '.join(REDUCE_RULES)}; got {value!r}")
+
+
+def _check_reduce(value: Any) -> Any:
+    parse_reduce(value)  # raises ValueError with the allowed forms
+    return value
+
+
+Reduce = Annotated[str | dict[str, Any] | None, BeforeValidator(_check_reduce)]
+
+
+class DefaultsSpec(_Model):
+    """Merged into every case of the suite."""
+
+    vars: dict[str, Any] = Field(default_factory=dict)
+    assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
+    threshold: float | None = Field(None, ge=0, le=1)
+    tags: Tags = Field(default_factory=list)
+    #: Run each case this many times (non-deterministic output), reduced with `reduce`.
+    repeat: int | None = Field(None, ge=1, le=1000)
+    reduce: Reduce = None
+
+
+class CaseSpec(_Model):
+    """One test case; ``prompt`` and ``category`` come from the dataset (``test_cases:``) shape."""
+
+    name: str = Field(min_length=1)
+    description: str | None = None
+    vars: dict[str, Any] = Field(default_factory=dict)
+    expected: Any = None
+    assert_: list[AssertionSpec] = Field(default_factory=list, alias="assert")
+    tags: Tags = Field(default_factory=list)
+    category: str | None = None
+    prompt: str | None = None
+    threshold: float | None = Field(None, ge=0, le=1)
+    repeat: int | None = Field(None, ge=1, le=1000)
+    reduce: Reduce = None
+    skip: bool | str = False
+    xfail: bool | str = False
+
+    @model_validator(mode="after")
+    def _check(self) -> CaseSpec:
+        if any(bad in self.name for bad in ("::", "[", "]", "/")):
+            raise ValueError(f"case name {self.name!r} may not contain '::', '/', '[' or ']'")
+        _check_tags([*self.tags, *([self.category] if self.category else [])])
+        return self
+
+
+class SuiteSpec(_Model):
+    """A suite file: prompts × providers × cases."""
+
+    description: str | None = None
+    prompt: Annotated[list[str], BeforeValidator(_as_list)] = Field(default_factory=list)
+    provider: Annotated[list[ProviderSpec], BeforeValidator(_provider_list)] = Field(min_length=1)
+    #: For suites without ``prompt``: a system message sent before each case's input.
+    system: str | None = None
+    #: The variable that receives a dataset case's ``prompt`` text.
+    input_var: str = "input"
+    vars: dict[str, Any] = Field(default_factory=dict)
+    defaults: DefaultsSpec = Field(default_factory=lambda: DefaultsSpec())
+    #: The judge of model-graded assertions in this suite (else ini `llmops_judge`).
+    judge: Annotated[
+        ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)
+    ] = None
+    #: The embedding provider of `similar` (else ini `llmops_embedding`, else the judge's endpoint).
+    embedding: Annotated[
+        ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)
+    ] = None
+    tests: list[CaseSpec] = Field(default_factory=list)
+    test_cases: list[CaseSpec] = Field(default_factory=list)
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _check(self) -> SuiteSpec:
+        if not self.tests and not self.test_cases:
+            raise ValueError("a suite needs cases: add a `tests:` (or `test_cases:`) list")
+        _check_tags(self.defaults.tags)
+        labels = [p.display for p in self.provider]
+        dupes = sorted({x for x in labels if labels.count(x) > 1})
+        if dupes:
+            raise ValueError(f"provider {dupes[0]!r} is listed twice; give one a distinct `label`")
+        return self
+
+
+class MessageSpec(_Model):
+    role: typing.Literal["system", "user", "assistant"]
+    content: str
+
+
+class PromptFileSpec(ModelParams):
+    """A versioned prompt file."""
+
+    name: str = Field(min_length=1)
+    version: str = Field(min_length=1)
+    description: str | None = None
+    model: str | None = None
+    system: str | None = None
+    user: str | None = None
+    messages: list[MessageSpec] | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _versions_are_strings(cls, data: Any) -> Any:
+        # YAML reads `version: 2.1` as a float; accept numbers but keep their text.
+        if isinstance(data, dict) and isinstance(data.get("version"), (int, float)):
+            data = {**data, "version": str(data["version"])}
+        return data
+
+    @model_validator(mode="after")
+    def _check(self) -> PromptFileSpec:
+        if not _NAME.match(self.name) or "@" in self.name:
+            raise ValueError(
+                f"prompt name {self.name!r}: use letters, digits, '.', '_' and '-' (no '@' or spaces)"
+            )
+        if self.messages is not None and (self.system is not None or self.user is not None):
+            raise ValueError("use either `messages:` or `system:`/`user:`, not both")
+        if self.messages is None and self.user is None:
+            raise ValueError("a prompt needs a `user:` template or a `messages:` list")
+        return self
