@@ -23,11 +23,11 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from pytest_llmops.html_report import render_html
-from pytest_llmops.reports import build_report
-
-from pytest_llmops.gates import Settings, evaluate
-from pytest_llmops.results import AssertionResult, CaseResult, Message, Usage
+from pytest_llmops.gates.evaluation import evaluate
+from pytest_llmops.report.html import render_html
+from pytest_llmops.report.json import build_report
+from pytest_llmops.results import AssertionResult, CaseResult, Message, Outcome, Usage
+from pytest_llmops.settings import Settings
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -158,7 +158,7 @@ def _case(
         nodeid=f"{suite}::{name}[{prompt}@{version}-{provider}]",
         suite=suite,
         case=name,
-        outcome=outcome,
+        outcome=Outcome(outcome),
         prompt=prompt,
         prompt_version=version,
         provider=provider,

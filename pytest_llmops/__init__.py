@@ -13,20 +13,41 @@ from typing import Any
 
 __version__ = "0.1.0"
 
+#: Public name -> the module that defines it. Everything else is internal and may move.
 _EXPORTS = {
-    "PromptRegistry": "pytest_llmops.prompts",
-    "Prompt": "pytest_llmops.prompts",
-    "RenderedPrompt": "pytest_llmops.prompts",
+    "PromptRegistry": "pytest_llmops.prompts.registry",
+    "Prompt": "pytest_llmops.prompts.registry",
+    "RenderedPrompt": "pytest_llmops.prompts.render",
+    "Message": "pytest_llmops.results",
     "LLMResponse": "pytest_llmops.results",
     "CaseResult": "pytest_llmops.results",
+    "AssertionResult": "pytest_llmops.results",
+    "Outcome": "pytest_llmops.results",
     "Grade": "pytest_llmops.results",
     "Usage": "pytest_llmops.results",
     "AppResponse": "pytest_llmops.providers.python",
     "register_assertion": "pytest_llmops.assertions.registry",
+    "AssertionContext": "pytest_llmops.assertions.registry",
     "LlmopsError": "pytest_llmops.errors",
 }
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+__all__ = [
+    "AppResponse",
+    "AssertionContext",
+    "AssertionResult",
+    "CaseResult",
+    "Grade",
+    "LLMResponse",
+    "LlmopsError",
+    "Message",
+    "Outcome",
+    "Prompt",
+    "PromptRegistry",
+    "RenderedPrompt",
+    "Usage",
+    "__version__",
+    "register_assertion",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -6,7 +6,7 @@ import pytest
 
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import write, write_prompt
+from .helpers import write, write_prompt
 
 TEXT = "Hello Ada, your order #123 is confirmed."
 JSON = '{"name": "Ada", "total": 42}'

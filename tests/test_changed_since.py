@@ -16,7 +16,7 @@ from pytest_llmops.report.json import report_schema
 from pytest_llmops.review.render import render_review_markdown
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import write, write_prompt
+from .helpers import write, write_prompt
 
 SUITE_A = """
 prompt: greeter@1.0.0

@@ -6,7 +6,7 @@ import pytest
 
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import add_ini, write, write_prompt
+from .helpers import add_ini, write, write_prompt
 
 MATRIX_SUITE = """
 prompt: [greeter@1.0.0, greeter@2.0.0]

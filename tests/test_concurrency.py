@@ -13,7 +13,7 @@ import yaml
 
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import add_ini, write, write_prompt
+from .helpers import add_ini, write, write_prompt
 
 
 class Overlap:

@@ -24,7 +24,7 @@ import yaml
 
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import add_ini, write, write_prompt
+from .helpers import add_ini, write, write_prompt
 
 #: Seconds one call may take in the runs whose fault is a timeout.
 SHORT_TIMEOUT = 0.3

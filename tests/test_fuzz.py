@@ -42,7 +42,7 @@ from pytest_llmops.spec.schema import (
     SuiteSpec,
 )
 
-from .conftest import write, write_prompt
+from .helpers import write, write_prompt
 
 # Set on each property test, so other modules' hypothesis tests keep their own settings.
 settings.register_profile(

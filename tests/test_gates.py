@@ -16,8 +16,7 @@ from pytest_llmops.results import CaseResult
 from pytest_llmops.settings import Settings
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import add_ini
-from .test_reports import CASE_COST, USAGE, case, greet_reply, llmops_section, make_suite
+from .helpers import CASE_COST, USAGE, add_ini, case, greet_reply, llmops_section, make_suite
 
 # alice and bob pass (score 1), carol passes at her threshold with score 0.5; dave fails and
 # erin errors, both marked xfail. Every pytest outcome is a pass or an xfail, so pytest alone

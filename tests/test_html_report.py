@@ -26,7 +26,7 @@ from pytest_llmops.results import AssertionResult, CaseResult, Message, Outcome,
 from pytest_llmops.settings import Settings
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import add_ini, write, write_prompt
+from .helpers import add_ini, write, write_prompt
 
 CHROMIUM = os.environ.get("LLMOPS_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [

@@ -24,7 +24,7 @@ from vcr.serializers import yamlserializer
 from pytest_llmops.fileio import atomic_write_text
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import write, write_prompt
+from .helpers import write, write_prompt
 
 CASES = 10
 

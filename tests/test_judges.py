@@ -26,7 +26,7 @@ from pytest_llmops.results import LLMResponse, Message, Usage
 from pytest_llmops.spec.schema import AssertionSpec, ProviderSpec
 from pytest_llmops.testing import ScriptedLLMServer, tokenize
 
-from .conftest import add_ini, write
+from .helpers import add_ini, write
 
 PASS_FAIL = VerdictShape("pass-fail")
 ONE_TO_FIVE = VerdictShape("scale", scale=(1, 5))

@@ -17,7 +17,7 @@ from pytest_llmops.prompts.lockfile import (
 )
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import add_ini, write, write_prompt
+from .helpers import add_ini, write, write_prompt
 
 SUITE = """
 prompt: {ref}

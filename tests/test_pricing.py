@@ -13,8 +13,7 @@ from pytest_llmops.errors import SuiteError
 from pytest_llmops.results import Usage
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import add_ini, write
-from .test_reports import CASE_COST, USAGE, greet_reply, llmops_section, make_suite
+from .helpers import CASE_COST, USAGE, add_ini, greet_reply, llmops_section, make_suite, write
 
 THREE = "".join(
     f"""

@@ -11,7 +11,7 @@ import pytest
 from pytest_llmops.errors import PromptConflictError, PromptNotFoundError, PromptRenderError
 from pytest_llmops.prompts import PromptRegistry, load_prompt_file
 
-from .conftest import write, write_prompt
+from .helpers import write, write_prompt
 
 
 @pytest.fixture
@@ -136,12 +136,3 @@ def test_registry_works_without_pytest(tmp_path: Path) -> None:
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "Say hello to app."
-
-
-def test_public_names_resolve_and_are_complete() -> None:
-    import pytest_llmops
-
-    for name in pytest_llmops.__all__:
-        assert getattr(pytest_llmops, name) is not None, name
-    with pytest.raises(AttributeError, match="no attribute 'nope'"):
-        pytest_llmops.nope  # noqa: B018

@@ -8,7 +8,7 @@ import pytest
 
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import FAKE_CUSTOM_KEY, add_ini, write, write_prompt
+from .helpers import FAKE_CUSTOM_KEY, add_ini, write, write_prompt
 
 
 def suite(pytester: pytest.Pytester, provider: str, cases: int = 2) -> None:

@@ -12,7 +12,7 @@ import yaml
 
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY, add_ini, all_text_under, write, write_prompt
+from .helpers import FAKE_ANTHROPIC_KEY, FAKE_OPENAI_KEY, add_ini, all_text_under, write, write_prompt
 
 DATA = Path(__file__).parent / "data"
 

@@ -6,7 +6,7 @@ import pytest
 
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import FAKE_OPENAI_KEY, all_text_under, write_prompt
+from .helpers import FAKE_OPENAI_KEY, all_text_under, write_prompt
 
 PY_TESTS = """
 import pytest

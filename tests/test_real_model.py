@@ -21,7 +21,7 @@ import httpx
 import pytest
 import yaml
 
-from .conftest import write, write_prompt
+from .helpers import write, write_prompt
 
 MODEL_CANDIDATES = [
     os.environ.get("LLMOPS_GGUF", ""),

@@ -10,7 +10,7 @@ import yaml
 
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import FAKE_OPENAI_KEY, all_text_under, write, write_prompt
+from .helpers import FAKE_OPENAI_KEY, all_text_under, write, write_prompt
 
 
 def make_suite(pytester: pytest.Pytester, server: ScriptedLLMServer, extra_case: bool = False) -> Path:

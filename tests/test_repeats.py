@@ -10,7 +10,7 @@ import yaml
 from pytest_llmops.spec.schema import ReduceRule, parse_reduce
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import add_ini, write, write_prompt
+from .helpers import add_ini, write, write_prompt
 
 
 def flaky_server(server: ScriptedLLMServer, pattern: str) -> None:

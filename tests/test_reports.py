@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-import textwrap
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import jsonschema
 import pytest
@@ -18,48 +15,12 @@ from pytest_llmops.gates.stats import summarize, version_diffs
 from pytest_llmops.report.json import build_report, report_schema
 from pytest_llmops.report.markdown import render_markdown
 from pytest_llmops.report.terminal import describe_version_diff
-from pytest_llmops.results import AssertionResult, CaseResult, Message, Outcome, Usage
+from pytest_llmops.results import AssertionResult, CaseResult, Message, Usage
 from pytest_llmops.settings import Settings
 from pytest_llmops.testing import ScriptedLLMServer
 from pytest_llmops.testing.server import UsageOverride
 
-from .conftest import write, write_prompt
-
-#: gpt-4o-mini at $0.15 / $0.60 per million: 1,000 input + 500 output tokens cost $0.00045.
-USAGE = UsageOverride(input_tokens=1000, output_tokens=500)
-CASE_COST = 0.00045
-
-
-def greet_reply(request: Any) -> str:
-    """``Hello, Alice!`` for "Say hello to Alice."; v2 prompts ("Greet ... warmly") get a longer one."""
-    text = request["messages"][-1]["content"]
-    who = text.rstrip(".").split()[-1] if "warmly" not in text else text.split()[1]
-    return f"Hello, {who}! Welcome." if "warmly" in text else f"Hello, {who}!"
-
-
-def make_suite(
-    root: Path,
-    server: ScriptedLLMServer,
-    cases: str,
-    *,
-    prompts: Sequence[str] = ("greeter@1.0.0",),
-    model: str = "gpt-4o-mini",
-    name: str = "test_greet.llmops.yaml",
-) -> Path:
-    """A suite of ``cases`` (YAML under ``tests:``) on the scripted server."""
-    write_prompt(root)
-    if "greeter@2.0.0" in prompts:
-        write_prompt(root, version="2.0.0", user="Greet {{ who }} warmly.")
-    refs = "[" + ", ".join(prompts) + "]"
-    header = f"""
-        prompt: {refs}
-        provider:
-          id: openai:{model}
-          base_url: {server.base_url}
-        tests:
-        """
-    return write(root / name, textwrap.dedent(header) + cases.lstrip("\n"))
-
+from .helpers import CASE_COST, USAGE, case, greet_reply, llmops_section, make_suite
 
 THREE_CASES = """
   - name: alice
@@ -83,14 +44,6 @@ THREE_CASES = """
 def server(llmops_server: ScriptedLLMServer) -> ScriptedLLMServer:
     llmops_server.reply(greet_reply, usage=USAGE)
     return llmops_server
-
-
-def llmops_section(stdout: str) -> list[str]:
-    """The lines of the ``llmops summary`` section."""
-    lines = stdout.splitlines()
-    start = next(i for i, line in enumerate(lines) if "llmops summary" in line)
-    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("=")), len(lines))
-    return lines[start + 1 : end]
 
 
 def table(stdout: str) -> list[str]:
@@ -286,9 +239,9 @@ def junit_properties(path: Path) -> dict[str, dict[str, str]]:
     """testcase name → its properties."""
     tree = ET.parse(path)
     out = {}
-    for case in tree.iter("testcase"):
-        props = case.find("properties")
-        out[case.get("name", "")] = {
+    for testcase in tree.iter("testcase"):
+        props = testcase.find("properties")
+        out[testcase.get("name", "")] = {
             p.get("name", ""): p.get("value", "") for p in (props if props is not None else [])
         }
     return out
@@ -371,35 +324,6 @@ def test_xdist_totals_equal_serial_totals(
 
 
 # -- units: statistics, conversions, schema of every part -----------------------------------------
-
-
-def case(
-    name: str,
-    outcome: str = "passed",
-    *,
-    version: str = "1.0.0",
-    score: float | None = 1.0,
-    cost: float | None = 0.001,
-    latency: float | None = 100.0,
-    **extra: Any,
-) -> CaseResult:
-    data: dict[str, Any] = {
-        "nodeid": f"test_s.llmops.yaml::{name}[p@{version}-openai:gpt-4o-mini]",
-        "suite": "test_s.llmops.yaml",
-        "case": name,
-        "outcome": Outcome(outcome),
-        "prompt": "p",
-        "prompt_version": version,
-        "provider": "openai:gpt-4o-mini",
-        "model": "gpt-4o-mini",
-        "score": score,
-        "cost_usd": cost,
-        "latency_ms": latency,
-        "usage": Usage(100, 50),
-        "location": "test_s.llmops.yaml:3",
-    }
-    data.update(extra)
-    return CaseResult(**data)
 
 
 def test_statistics_keep_unscored_judge_and_unpriced_apart() -> None:

@@ -24,7 +24,7 @@ from pytest_llmops.recording.modes import RecordMode
 from pytest_llmops.recording.network import guard, is_loopback_host
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .conftest import FAKE_CUSTOM_KEY, SENTINELS, add_ini, all_text_under, write, write_prompt
+from .helpers import FAKE_CUSTOM_KEY, SENTINELS, add_ini, all_text_under, write, write_prompt
 
 KEY_APP = '''
 import os

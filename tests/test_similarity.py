@@ -17,7 +17,7 @@ from pytest_llmops.results import LLMResponse
 from pytest_llmops.spec.schema import AssertionSpec
 from pytest_llmops.testing import ScriptedLLMServer, embed
 
-from .conftest import write
+from .helpers import write
 
 HAS_LOCAL_MODEL = importlib.util.find_spec("static_model") is not None
 

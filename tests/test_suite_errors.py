@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from .conftest import write, write_prompt
+from .helpers import write, write_prompt
 
 OK_CASE = "tests:\n  - name: a\n    vars: {who: A}\n    assert: [{type: contains, value: A}]\n"
 
@@ -176,7 +176,7 @@ def test_bad_record_mode_is_a_usage_error(pytester: pytest.Pytester) -> None:
 
 
 def test_bad_ini_values_are_usage_errors(pytester: pytest.Pytester) -> None:
-    from .conftest import add_ini
+    from .helpers import add_ini
 
     add_ini(pytester, "llmops_record_mode = always", "llmops_timeout = soon")
     result = pytester.runpytest()

@@ -1,0 +1,147 @@
+"""Helpers shared by the tests: obviously fake keys, and writers of suites, prompts and ini lines.
+
+Fixtures live in ``conftest.py``; plain functions and constants live here, imported as
+``from .helpers import ...`` (a test module never imports from a conftest).
+"""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_llmops.results import CaseResult, Outcome, Usage
+from pytest_llmops.testing import ScriptedLLMServer, UsageOverride
+
+# Obviously fake keys: tests assert they appear in no cassette, report or log.
+FAKE_OPENAI_KEY = "sk-test-FAKE-openai-sentinel-do-not-use"
+FAKE_ANTHROPIC_KEY = "fake-anthropic-sentinel-do-not-use"
+FAKE_CUSTOM_KEY = "fake-custom-sentinel-do-not-use"
+SENTINELS = (FAKE_OPENAI_KEY, FAKE_ANTHROPIC_KEY, FAKE_CUSTOM_KEY)
+
+INNER_INI = """\
+[pytest]
+filterwarnings = error
+# pytester re-imports hypothesis's plugin (and re-rewrites it) for every inner run: 4 s each.
+addopts = -p no:hypothesispytest
+"""
+
+
+def add_ini(pytester: pytest.Pytester, *lines: str) -> None:
+    with (pytester.path / "pytest.ini").open("a") as handle:
+        handle.write("\n".join(lines) + "\n")
+
+
+def write(path: Path, text: str) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+    return path
+
+
+def write_prompt(
+    root: Path,
+    name: str = "greeter",
+    version: str = "1.0.0",
+    user: str = "Say hello to {{ who }}.",
+    system: str | None = "You are terse.",
+    model: str | None = "gpt-4o-mini",
+    folder: str = "prompts",
+) -> Path:
+    lines = [f"name: {name}", f"version: {version}"]
+    if model:
+        lines.append(f"model: {model}")
+    lines.append("temperature: 0")
+    if system is not None:
+        lines.append(f"system: {system!r}")
+    lines.append(f"user: {user!r}")
+    return write(root / folder / f"{name}-{version}.yaml", "\n".join(lines) + "\n")
+
+
+def all_text_under(root: Path) -> str:
+    """Every readable file below ``root`` (cassettes, reports, caches), concatenated."""
+    chunks = []
+    for path in root.rglob("*"):
+        if path.is_file():
+            try:
+                chunks.append(path.read_text(encoding="utf-8", errors="replace"))
+            except OSError:
+                continue
+    return "\n".join(chunks)
+
+
+# -- suites on the scripted server, and results made by hand ---------------------------------
+
+#: gpt-4o-mini at $0.15 / $0.60 per million: 1,000 input + 500 output tokens cost $0.00045.
+USAGE = UsageOverride(input_tokens=1000, output_tokens=500)
+CASE_COST = 0.00045
+
+
+def greet_reply(request: Any) -> str:
+    """``Hello, Alice!`` for "Say hello to Alice."; v2 prompts ("Greet ... warmly") get a longer one."""
+    text = request["messages"][-1]["content"]
+    who = text.rstrip(".").split()[-1] if "warmly" not in text else text.split()[1]
+    return f"Hello, {who}! Welcome." if "warmly" in text else f"Hello, {who}!"
+
+
+def make_suite(
+    root: Path,
+    server: ScriptedLLMServer,
+    cases: str,
+    *,
+    prompts: Sequence[str] = ("greeter@1.0.0",),
+    model: str = "gpt-4o-mini",
+    name: str = "test_greet.llmops.yaml",
+) -> Path:
+    """A suite of ``cases`` (YAML under ``tests:``) on the scripted server."""
+    write_prompt(root)
+    if "greeter@2.0.0" in prompts:
+        write_prompt(root, version="2.0.0", user="Greet {{ who }} warmly.")
+    refs = "[" + ", ".join(prompts) + "]"
+    header = f"""
+        prompt: {refs}
+        provider:
+          id: openai:{model}
+          base_url: {server.base_url}
+        tests:
+        """
+    return write(root / name, textwrap.dedent(header) + cases.lstrip("\n"))
+
+
+def llmops_section(stdout: str) -> list[str]:
+    """The lines of the ``llmops summary`` section."""
+    lines = stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if "llmops summary" in line)
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("=")), len(lines))
+    return lines[start + 1 : end]
+
+
+def case(
+    name: str,
+    outcome: str = "passed",
+    *,
+    version: str = "1.0.0",
+    score: float | None = 1.0,
+    cost: float | None = 0.001,
+    latency: float | None = 100.0,
+    **extra: Any,
+) -> CaseResult:
+    data: dict[str, Any] = {
+        "nodeid": f"test_s.llmops.yaml::{name}[p@{version}-openai:gpt-4o-mini]",
+        "suite": "test_s.llmops.yaml",
+        "case": name,
+        "outcome": Outcome(outcome),
+        "prompt": "p",
+        "prompt_version": version,
+        "provider": "openai:gpt-4o-mini",
+        "model": "gpt-4o-mini",
+        "score": score,
+        "cost_usd": cost,
+        "latency_ms": latency,
+        "usage": Usage(100, 50),
+        "location": "test_s.llmops.yaml:3",
+    }
+    data.update(extra)
+    return CaseResult(**data)

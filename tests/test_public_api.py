@@ -1,0 +1,57 @@
+"""The public surface: exactly the names in ``pytest_llmops.__all__``, each resolving (as httpx pins its own)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import pytest_llmops
+
+PUBLIC = {
+    "AppResponse",
+    "AssertionContext",
+    "AssertionResult",
+    "CaseResult",
+    "Grade",
+    "LLMResponse",
+    "LlmopsError",
+    "Message",
+    "Outcome",
+    "Prompt",
+    "PromptRegistry",
+    "RenderedPrompt",
+    "Usage",
+    "__version__",
+    "register_assertion",
+}
+
+
+def test_all_is_exactly_the_public_surface() -> None:
+    assert set(pytest_llmops.__all__) == PUBLIC
+    assert sorted(pytest_llmops.__all__) == pytest_llmops.__all__
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC))
+def test_each_public_name_resolves_from_the_package_root(name: str) -> None:
+    value = getattr(pytest_llmops, name)
+    assert value is not None
+    if name != "__version__":
+        assert value.__name__ == name, f"{name} is exported under another name"
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        pytest_llmops.nope  # noqa: B018
+
+
+def test_importing_the_package_and_the_plugin_imports_nothing_heavy() -> None:
+    """pytest imports the plugin in every run: the engine's dependencies load with the first suite."""
+    script = (
+        "import sys, pytest_llmops, pytest_llmops.plugin.hooks\n"
+        "heavy = ['httpx', 'vcr', 'pydantic', 'jinja2', 'yaml', 'pytest_llmops.engine.case']\n"
+        "print(','.join(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
