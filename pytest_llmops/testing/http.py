@@ -96,7 +96,8 @@ class LoopbackServer(ThreadingHTTPServer):
 def _route_path(raw: str) -> str:
     path = raw.split("?", 1)[0].rstrip("/")
     # Accept both base URLs for every client: /v1/messages, /messages, /v1/v1/...
-    return re.sub(r"^(?:/v1)+", "", path) or "/"
+    # Whole segments only, so a format may serve /v1beta/... paths.
+    return re.sub(r"^(?:/v1(?=/|$))+", "", path) or "/"
 
 
 class Handler(BaseHTTPRequestHandler):
