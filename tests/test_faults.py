@@ -10,9 +10,10 @@ good exchange of a passing case, and an offline replay must reproduce the outcom
 
 from __future__ import annotations
 
-import contextlib
 import json
 import socket
+import struct
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,8 +27,10 @@ from pytest_llmops.testing import ScriptedLLMServer
 
 from .helpers import add_ini, write, write_prompt
 
-#: Seconds one call may take in the runs whose fault is a timeout.
+#: Seconds one call to the faulty provider may take in the runs whose fault is a timeout.
 SHORT_TIMEOUT = 0.3
+#: Seconds for every other call: the healthy suite never races a short limit.
+TIMEOUT = 10.0
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,8 @@ class Fault:
     message: str
     kind: str = "openai"
     stream: bool = False
-    timeout: float = 10.0
+    #: The faulty provider's own timeout (default: the ini's TIMEOUT).
+    timeout: float | None = None
     #: "server": the scripted server misbehaves; "dead"/"full": nothing usable listens.
     endpoint: str = "server"
     extra_ini: tuple[str, ...] = field(default=())
@@ -157,35 +161,37 @@ def _dead_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _accept_queue(listener: socket.socket) -> tuple[int, int]:
+    """(connections queued, backlog) of a listening socket: tcpi_unacked and tcpi_sacked on Linux."""
+    info = listener.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 104)
+    queued, backlog = struct.unpack_from("=II", info, 24)
+    return int(queued), int(backlog)
+
+
 @pytest.fixture
 def full_backlog() -> Iterator[int]:
-    """A port that accepts nothing: its backlog is full, so a new SYN goes unanswered (Linux)."""
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(0)
-    port = int(listener.getsockname()[1])
-    fillers = []
-    for _ in range(3):
-        filler = socket.socket()
-        filler.setblocking(False)
-        with contextlib.suppress(BlockingIOError):
-            filler.connect(("127.0.0.1", port))
-        fillers.append(filler)
-    time.sleep(0.05)
-    probe = socket.socket()
-    probe.settimeout(0.2)
-    try:
-        probe.connect(("127.0.0.1", port))
-    except (TimeoutError, OSError):
-        pass
-    else:
-        pytest.skip("this platform accepts connections beyond a full backlog; no connect timeout to provoke")
-    finally:
-        probe.close()
-    yield port
-    for filler in fillers:
-        filler.close()
-    listener.close()
+    """A port where connecting can only time out: its accept queue is full and nobody accepts.
+
+    Linux neither answers nor refuses a SYN while a listener's queue holds more than its backlog;
+    it drops it, and drops every retransmission too, so the outcome does not depend on timing.
+    """
+    if not sys.platform.startswith("linux"):
+        pytest.skip("needs Linux, which drops SYNs at a full accept queue")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(0)
+        port = int(listener.getsockname()[1])
+        # One connection that nobody accepts fills the queue of a backlog of 0.
+        with socket.create_connection(("127.0.0.1", port)):
+            # connect() can return before the listener's side has queued the connection.
+            for _ in range(10_000):
+                queued, backlog = _accept_queue(listener)
+                if queued > backlog:
+                    break
+                time.sleep(0.001)
+            else:
+                pytest.fail(f"the listener never queued the filler connection ({queued} of {backlog})")
+            yield port
 
 
 def _provider_yaml(fault: Fault, url: str) -> str:
@@ -193,6 +199,8 @@ def _provider_yaml(fault: Fault, url: str) -> str:
     lines = [f"  id: {fault.kind}:{model}", f"  base_url: {url}"]
     if fault.stream:
         lines.append("  stream: true")
+    if fault.timeout is not None:
+        lines.append(f"  timeout: {fault.timeout:g}")
     return "\n".join(lines)
 
 
@@ -245,7 +253,7 @@ def test_fault_fails_or_recovers_only_its_own_case(
         pytester,
         "llmops_max_retries = 1",
         "llmops_retry_backoff = 0.01",
-        f"llmops_timeout = {fault.timeout:g}",
+        f"llmops_timeout = {TIMEOUT:g}",
         "llmops_max_error_rate = 0",
     )
 
