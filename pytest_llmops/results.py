@@ -20,6 +20,7 @@ __all__ = [
     "LLMResponse",
     "Message",
     "Outcome",
+    "ToolCall",
     "Usage",
 ]
 
@@ -82,6 +83,26 @@ class Usage:
 
 
 @dataclass(frozen=True, slots=True)
+class ToolCall:
+    """One tool (function) call a model asked for, in any provider's wire format."""
+
+    name: str
+    #: The arguments as the model wrote them (OpenAI sends a JSON string; others an object).
+    raw_arguments: str
+    #: ``raw_arguments`` parsed, or None when they are not a JSON object.
+    arguments: Mapping[str, Any] | None = None
+    id: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "arguments": dict(self.arguments) if self.arguments is not None else None,
+            "raw_arguments": self.raw_arguments,
+            "id": self.id,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class LLMResponse:
     """What a provider returned for one call."""
 
@@ -97,6 +118,8 @@ class LLMResponse:
     cost_usd: float | None = None
     replayed: bool = False
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    #: Tool calls the model asked for (its text may then be empty).
+    tool_calls: tuple[ToolCall, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

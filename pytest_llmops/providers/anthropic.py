@@ -12,7 +12,7 @@ import httpx
 
 from ..errors import ProviderError, ProviderHTTPError, ProviderResponseError
 from ..prompts.render import RenderedPrompt
-from ..results import LLMResponse, Usage
+from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import merged_params, read_api_key
 from .http import exchange_latency, json_body, malformed, post
@@ -131,6 +131,14 @@ def _text(content: Any) -> str | None:
     )
 
 
+def _tool_call(block: Mapping[str, Any]) -> ToolCall:
+    """A ``tool_use`` content block: ``{id, name, input: {...}}``."""
+    arguments = block.get("input")
+    raw = json.dumps(arguments, ensure_ascii=False)
+    parsed = arguments if isinstance(arguments, dict) else None
+    return ToolCall(str(block["name"]), raw, parsed, block.get("id"))
+
+
 def parse_message(body: Any, response: httpx.Response, *, provider: str, url: str, model: str) -> LLMResponse:
     """Text, stop reason and usage from a Messages API body."""
     if not isinstance(body, Mapping):
@@ -138,6 +146,13 @@ def parse_message(body: Any, response: httpx.Response, *, provider: str, url: st
     text = _text(body.get("content"))
     if text is None:
         raise malformed(provider, url, "`content`", body)
+    tool_calls = tuple(
+        _tool_call(block)
+        for block in body["content"]
+        if isinstance(block, Mapping)
+        and block.get("type") == "tool_use"
+        and isinstance(block.get("name"), str)
+    )
     latency_ms, replayed = exchange_latency(response)
     return LLMResponse(
         text=text,
@@ -147,6 +162,7 @@ def parse_message(body: Any, response: httpx.Response, *, provider: str, url: st
         finish_reason=body.get("stop_reason"),
         latency_ms=latency_ms,
         replayed=replayed,
+        tool_calls=tool_calls,
     )
 
 

@@ -23,7 +23,7 @@ from ..errors import (
 from ..recording.transport import DEADLINE, EXTENSION
 from .base import read_api_key
 
-__all__ = ["exchange_latency", "json_body", "malformed", "post", "short"]
+__all__ = ["exchange_latency", "json_body", "malformed", "parse_arguments", "post", "short"]
 
 
 def exchange_latency(response: httpx.Response) -> tuple[float, bool]:
@@ -138,3 +138,12 @@ def malformed(provider: str, url: str, what: str, body: Any) -> ProviderError:
         provider=provider,
         url=url,
     )
+
+
+def parse_arguments(text: str) -> dict[str, Any] | None:
+    """A tool call's arguments parsed as a JSON object, or None when they are not one."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None

@@ -12,10 +12,10 @@ import httpx
 
 from ..errors import ProviderError, ProviderResponseError
 from ..prompts.render import RenderedPrompt
-from ..results import LLMResponse, Usage
+from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import merged_params, read_api_key
-from .http import exchange_latency, json_body, malformed, post
+from .http import exchange_latency, json_body, malformed, parse_arguments, post
 from .sse import iter_sse, streamed_response
 
 __all__ = [
@@ -148,11 +148,12 @@ def parse_chat_completion(
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
         raise malformed(provider, url, "`choices`", body)
     message = choices[0].get("message")
-    if not isinstance(message, Mapping) or "content" not in message:
+    if not isinstance(message, Mapping) or ("content" not in message and "tool_calls" not in message):
         raise malformed(provider, url, "`choices[0].message.content`", body)
     text = message.get("content") or ""
     if not isinstance(text, str):
         raise malformed(provider, url, "a text `content`", body)
+    tool_calls = _tool_calls(message.get("tool_calls"), provider=provider, url=url)
     latency_ms, replayed = exchange_latency(response)
     # Token log-probabilities, when asked for (`logprobs: true`): g-eval weighs its score by them.
     logprobs = choices[0].get("logprobs")
@@ -166,7 +167,25 @@ def parse_chat_completion(
         latency_ms=latency_ms,
         replayed=replayed,
         metadata={"logprobs": content_logprobs} if isinstance(content_logprobs, list) else {},
+        tool_calls=tool_calls,
     )
+
+
+def _tool_calls(value: Any, *, provider: str, url: str) -> tuple[ToolCall, ...]:
+    """``message.tool_calls``: ``[{id, type: function, function: {name, arguments: "<json>"}}]``."""
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        raise malformed(provider, url, "a `tool_calls` list", value)
+    calls = []
+    for item in value:
+        function = item.get("function") if isinstance(item, Mapping) else None
+        if not isinstance(function, Mapping) or not isinstance(function.get("name"), str):
+            raise malformed(provider, url, "`tool_calls[].function.name`", value)
+        raw = function.get("arguments")
+        raw_text = raw if isinstance(raw, str) else json.dumps(raw)
+        calls.append(ToolCall(function["name"], raw_text, parse_arguments(raw_text), item.get("id")))
+    return tuple(calls)
 
 
 def parse_chat_stream(response: httpx.Response, *, provider: str, url: str, model: str) -> LLMResponse:
