@@ -44,6 +44,7 @@ Kind = Literal[
     "provider",
     "usd",
     "rate",
+    "alpha",
     "score",
     "ms",
     "percent",
@@ -66,6 +67,7 @@ FORMS: dict[str, str] = {
     "provider": "a provider id with a model, e.g. openai:gpt-4o-mini",
     "usd": "an amount in USD, e.g. 5 or 0.50",
     "rate": "a fraction from 0 to 1 or a percentage, e.g. 0.95 or 95%",
+    "alpha": "a significance level above 0 and at most 0.5, e.g. 0.05",
     "score": "a score from 0 to 1, e.g. 0.8",
     "ms": "milliseconds, e.g. 2000",
     "percent": "a percentage, e.g. 20 or 20%",
@@ -77,6 +79,7 @@ FORMS: dict[str, str] = {
 _METAVARS = {
     "usd": "USD",
     "rate": "RATE",
+    "alpha": "ALPHA",
     "score": "SCORE",
     "ms": "MS",
     "percent": "PCT",
@@ -130,6 +133,7 @@ class Setting:
 
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
+REGRESSION_MODES = ("off", "significant")
 DEFAULT_SUITE_GLOBS = ("test_*.llmops.yaml", "test_*.llmops.yml")
 
 SETTINGS: tuple[Setting, ...] = (
@@ -282,6 +286,31 @@ SETTINGS: tuple[Setting, ...] = (
         "Baseline gate: p95 latency of the cases in both runs may rise by at most this percentage.",
         section="gates",
     ),
+    Setting(
+        "llmops_min_baseline_match",
+        "rate",
+        "Baseline gate, on whenever a baseline is given: the share of this run's cases that the "
+        "baseline also has, at least this; a baseline that matches no case always fails.",
+        default=0.5,
+        section="gates",
+    ),
+    Setting(
+        "llmops_regression",
+        "choice",
+        "significant: fail when a paired test shows a new prompt version, or this run against the "
+        "baseline, to be worse (exact McNemar on pass/fail, exact sign test on scores) at the "
+        "level llmops_regression_alpha; off: no such gate.",
+        default="off",
+        section="gates",
+        choices=REGRESSION_MODES,
+    ),
+    Setting(
+        "llmops_regression_alpha",
+        "alpha",
+        "The false-alarm rate the regression gate allows in all, shared among its tests.",
+        default=0.05,
+        section="gates",
+    ),
     # -- prompt pull requests -----------------------------------------------------------------
     Setting(
         "llmops_lock_file",
@@ -339,7 +368,7 @@ def _number(setting: Setting, raw: str, bad: Callable[[str], SettingError]) -> f
         text = text.removeprefix("$")
     elif setting.kind == "ms" and text.endswith("ms"):
         text = text[:-2].strip()
-    if percent and setting.kind not in ("rate", "percent"):
+    if percent and setting.kind not in ("rate", "percent", "alpha"):
         raise bad("")
     try:
         value = float(text)
@@ -352,6 +381,11 @@ def _number(setting: Setting, raw: str, bad: Callable[[str], SettingError]) -> f
             value /= 100.0
         if value > 1:
             raise bad(f" (got {raw}: write {raw}% for a percentage)")
+    elif setting.kind == "alpha":
+        if percent:
+            value /= 100.0
+        if not 0 < value <= 0.5:
+            raise bad(f" (got {raw})")
     elif setting.kind == "score" and value > 1:
         raise bad(" (at most 1)")
     elif setting.kind in ("count", "runs"):
@@ -451,6 +485,9 @@ class Settings:
     max_score_drop: float | None = None
     max_cost_increase: float | None = None
     max_p95_increase: float | None = None
+    min_baseline_match: float = _default("llmops_min_baseline_match")
+    regression: str = _default("llmops_regression")
+    regression_alpha: float = _default("llmops_regression_alpha")
     lock_file: Path = _default("llmops_lock_file")  # noqa: RUF009 - a Path, immutable
     lock_required: bool = _default("llmops_lock_required")
     update_lock: bool = _default("llmops_update_lock")

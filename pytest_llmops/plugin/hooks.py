@@ -16,7 +16,7 @@ import pytest
 
 from ..results import Outcome
 from . import hookspecs
-from .options import add_options, read_settings
+from .options import add_options, read_settings, refuse_space_form
 from .state import RESULT_PROPERTY, STATE_KEY, LlmopsState
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
+    refuse_space_form(config)  # before anything is read: the rootdir and ini file may be wrong
     settings = read_settings(config)
     state = LlmopsState(config=config, settings=settings)
     if settings.prices is not None:
