@@ -13,6 +13,7 @@ import pytest
 
 from pytest_llmops.plugin.review import _read_any
 from pytest_llmops.report.json import report_schema
+from pytest_llmops.review.git import GitRepo
 from pytest_llmops.review.render import render_review_markdown
 from pytest_llmops.testing import ScriptedLLMServer
 
@@ -248,6 +249,27 @@ def test_selected_cases_run_and_the_rest_is_deselected(repo: pytest.Pytester) ->
     wording(repo.path)
     result = repo.runpytest("--llmops-changed-since=base", "--llmops-record-mode=new_episodes")
     result.assert_outcomes(passed=4, deselected=3)
+
+
+def test_changes_are_counted_from_the_merge_base_as_a_pull_request_counts_them(repo: pytest.Pytester) -> None:
+    main = git(repo.path, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    git(repo.path, "checkout", "-q", "-b", "feature")  # a branch with no changes of its own ...
+    git(repo.path, "checkout", "-q", main)
+    wording(repo.path)  # ... while main moves on: greeter's wording changes there
+    git(repo.path, "commit", "-q", "-am", "main moves on")
+    git(repo.path, "checkout", "-q", "feature")
+    # Against the ref itself, main's edit would look like this branch's own (alice, bob, carol).
+    gitrepo = GitRepo.discover(repo.path)
+    assert "prompts/greeter-1.0.0.yaml" in gitrepo.changed_since(gitrepo.commit(main))
+    result = repo.runpytest("--collect-only", f"--llmops-changed-since={main}")
+    result.stdout.fnmatch_lines(
+        [f"llmops: cases affected by changes since {main} (merge base *): 0 changed file(s)"]
+    )
+    assert selected(repo, f"--llmops-changed-since={main}") == set()
+    # The branch's own edit is what counts.
+    farewell_wording = repo.path / "prompts" / "farewell-1.1.0.yaml"
+    edit(farewell_wording, "Say bye", "Say goodbye")
+    assert selected(repo, f"--llmops-changed-since={main}") == {"dave", "erin"}
 
 
 def test_bad_ref_is_a_usage_error(repo: pytest.Pytester) -> None:

@@ -10,10 +10,10 @@ Pairing removes the noise of which cases a suite holds: each case is compared wi
   bootstrap interval of the mean difference. The sign test is exact whatever the scores'
   distribution, so a gate built on it raises a false alarm at most ``alpha`` of the time.
 - **The smallest detectable drop**: the drop the one-sided test would catch with 80% power at the
-  level it is run, for this many pairs and the noise this run shows. The model: cases flip both
-  ways at the rate seen here (discordant pairs, half each way), and a real drop adds flips the bad
-  way on top. It is conservative (a real drop's own flips count as noise), so a drop of that size
-  is caught at least 80% of the time; a test (``tests/test_decisions_simulation.py``) checks it.
+  level it is run, for this many pairs and the noise this run shows. The model: cases flip by
+  chance both ways equally (estimated from the flips the good way: twice the pairs that got
+  better), and a real drop adds flips the bad way on top. ``tests/test_decisions_simulation.py``
+  checks that a drop of the reported size is caught at least 80% of the time.
 """
 
 from __future__ import annotations
@@ -158,15 +158,17 @@ def _normal_power(n: int, noise: float, drop: float, alpha: float) -> float:
 
 
 @functools.lru_cache(maxsize=4096)
-def detectable_drop(n: int, discordant: int, alpha: float, power: float = POWER) -> float | None:
+def detectable_drop(n: int, noise_pairs: int, alpha: float, power: float = POWER) -> float | None:
     """The smallest drop (a share of the ``n`` pairs) caught with ``power`` by the one-sided test.
 
-    ``discordant`` pairs changed either way in this comparison: the noise is ``discordant / n``.
+    ``noise_pairs``: how many pairs flip by chance, both ways together. The callers estimate it
+    as twice the pairs that got *better*: with no real change flips go both ways equally, and a
+    real drop adds flips the bad way only, so the good-way flips measure the noise alone.
     None when no drop, however large, would be caught that often with this few pairs.
     """
     if n <= 0:
         return None
-    noise = discordant / n
+    noise = min(1.0, noise_pairs / n)
     power_of = _exact_power if n <= _EXACT_POWER_LIMIT else _normal_power
     if power_of(n, noise, 1.0, alpha) < power:
         return None
@@ -224,7 +226,7 @@ class PassRateComparison:
         return exact_mcnemar(self.worse, self.better)[1]
 
     def detectable(self, alpha: float) -> float | None:
-        return detectable_drop(self.pairs, self.worse + self.better, alpha)
+        return detectable_drop(self.pairs, 2 * self.better, alpha)
 
     def to_dict(self, alpha: float) -> dict[str, Any]:
         interval = self.interval
@@ -306,7 +308,7 @@ class ScoreComparison:
         here; None when no score changed (nothing to size a change by) or too few pairs.
         """
         size = self.typical_change
-        share = detectable_drop(self.pairs, self.worse + self.better, alpha)
+        share = detectable_drop(self.pairs, 2 * self.better, alpha)
         return None if size is None or share is None else share * size
 
     def to_dict(self, alpha: float) -> dict[str, Any]:
