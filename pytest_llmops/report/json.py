@@ -70,6 +70,7 @@ from ..errors import ReportError
 from ..gates.evaluation import Evaluation
 from ..gates.stats import VariantSummary
 from ..results import CaseResult
+from ..review.model import Review
 
 __all__ = ["SCHEMA_VERSION", "build_report", "load_report", "read_baseline", "read_reruns", "report_schema"]
 
@@ -111,7 +112,7 @@ def build_report(
     evaluation: Evaluation,
     *,
     created_at: str | None = None,
-    prompt_diffs: Mapping[str, Any] | None = None,
+    prompt_diffs: Review | None = None,
     run: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON report as a dict (see the module docstring).
@@ -141,7 +142,7 @@ def build_report(
     }
     _add_decisions(report, evaluation, run)
     if prompt_diffs is not None:  # --llmops-diff=REF: what changed in the prompts, and its effect
-        report["prompt_diffs"] = dict(prompt_diffs)
+        report["prompt_diffs"] = prompt_diffs.to_dict()
     return report
 
 

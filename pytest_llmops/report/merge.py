@@ -28,7 +28,7 @@ from ..errors import ReportError
 from ..fileio import display_path
 from ..gates.evaluation import evaluate
 from ..results import CaseResult, Outcome
-from ..review.diffs import review_data
+from ..review.model import CaseDiff, PromptDiff, Review
 from ..settings import Settings
 from .json import load_report, read_baseline, read_reruns
 from .terminal import terminal_lines
@@ -48,7 +48,7 @@ class MergedShards:
     results: list[CaseResult]
     reruns: list[CaseResult]
     tests_exit_status: int
-    prompt_diffs: dict[str, Any] | None
+    prompt_diffs: Review | None
 
 
 def _status_of(data: Mapping[str, Any], results: Sequence[CaseResult]) -> int:
@@ -66,8 +66,8 @@ def merge_shards(paths: Sequence[Path]) -> MergedShards:
     reruns: list[CaseResult] = []
     statuses: list[int] = []
     diff_ref: str | None = None
-    diff_prompts: list[dict[str, Any]] = []
-    diff_cases: list[dict[str, Any]] = []
+    diff_prompts: list[PromptDiff] = []
+    diff_cases: list[CaseDiff] = []
     for path in paths:
         where = display_path(path)
         data = load_report(path, where=where, hint="each shard writes one with --llmops-report=PATH")
@@ -87,20 +87,23 @@ def merge_shards(paths: Sequence[Path]) -> MergedShards:
         statuses.append(_status_of(data, cases))
         diffs = data.get("prompt_diffs")
         if isinstance(diffs, Mapping):
+            try:
+                review = Review.from_dict(diffs)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise ReportError(
+                    f"{where}: prompt_diffs is malformed ({type(exc).__name__}: {exc})"
+                ) from None
             if diff_ref is None:
-                diff_ref = str(diffs.get("ref", ""))
                 # Every shard collected the same suites: the prompt diffs are the first one's.
-                diff_prompts = [
-                    {k: v for k, v in p.items() if k != "cases"} for p in diffs.get("prompts", ())
-                ]
-            diff_cases.extend(diffs.get("cases", ()))
+                diff_ref, diff_prompts = review.ref, list(review.prompts)
+            diff_cases.extend(review.cases)
     failing = [s for s in statuses if s not in (0, NO_CASES)]
     return MergedShards(
         paths=[display_path(p) for p in paths],
         results=results,
         reruns=reruns,
         tests_exit_status=max(failing) if failing else (0 if results else NO_CASES),
-        prompt_diffs=None if diff_ref is None else review_data(diff_ref, diff_prompts, diff_cases),
+        prompt_diffs=None if diff_ref is None else Review.of(diff_ref, diff_prompts, diff_cases),
     )
 
 

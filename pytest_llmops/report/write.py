@@ -10,6 +10,7 @@ from typing import Any
 
 from ..fileio import atomic_write_text, display_path
 from ..gates.evaluation import Evaluation
+from ..review.model import Review
 from ..settings import Settings
 from .html import render_html
 from .json import build_report
@@ -22,7 +23,7 @@ def write_reports(
     evaluation: Evaluation,
     settings: Settings,
     *,
-    prompt_diffs: Mapping[str, Any] | None = None,
+    prompt_diffs: Review | None = None,
     run: Mapping[str, Any] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Write the reports asked for; returns (what was written, what failed and why).
