@@ -340,17 +340,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "llmops_changed_since",
         "ref",
-        "Run only the LLM cases affected by changes since the git REF (prompt files, suite entries, "
-        "referenced schema/python files, cassettes; uncommitted changes included). Other cases are "
-        "deselected.",
+        "Run only the LLM cases affected by changes since the git REF, counted from `git merge-base "
+        "HEAD REF` as a pull request's diff is (prompt files, suite entries, referenced schema/python "
+        "files, cassettes; uncommitted changes included). Other cases are deselected.",
         section="review",
         ini=False,
     ),
     Setting(
         "llmops_diff",
         "ref",
-        "Show each prompt changed since the git REF as a diff, and each affected case's response "
-        "at REF beside the new one, with the score change.",
+        "Show each prompt changed since the git REF (from `git merge-base HEAD REF`) as a diff, and "
+        "each affected case's response there beside the new one, with the score change.",
         section="review",
         ini=False,
     ),

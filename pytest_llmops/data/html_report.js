@@ -296,7 +296,7 @@
     const chips = gates.map((g) => {
       const show = GATE_SHOW[g.name] || ((v) => String(v));
       const bound = String(g.name).startsWith("min_") ? "≥ " : "≤ ";
-      const limitText = g.name === "max_cost_increase" || g.name === "max_p95_increase" ? bound + "+" + Number(g.limit).toFixed(1) + "%" : bound + show(g.limit);
+      const limitText = g.name === "regression" ? "fails at adjusted p ≤ " + g.limit : g.name === "max_cost_increase" || g.name === "max_p95_increase" ? bound + "+" + Number(g.limit).toFixed(1) + "%" : bound + show(g.limit);
       return el("div", { class: "gate " + (g.passed ? "held" : "breached"), title: g.message, "data-gate": g.name },
         el("div", { class: "gl" }, el("span", { class: g.passed ? "gate-ok" : "gate-bad", text: g.passed ? "✓" : "✗" }), " " + (g.label || g.name)),
         el("div", { class: "gv", text: g.value == null ? "n/a" : show(g.value) }),
