@@ -305,6 +305,13 @@ SETTINGS: tuple[Setting, ...] = (
         choices=REGRESSION_MODES,
     ),
     Setting(
+        "llmops_min_win_rate",
+        "rate",
+        "Gate on `pairwise:` suites: the newer prompt version's win rate against the one before it "
+        "may not be significantly below this (its 95% interval entirely under it), e.g. 0.5.",
+        section="gates",
+    ),
+    Setting(
         "llmops_regression_alpha",
         "alpha",
         "The false-alarm rate the regression gate allows in all, shared among its tests.",
@@ -487,6 +494,7 @@ class Settings:
     max_p95_increase: float | None = None
     min_baseline_match: float = _default("llmops_min_baseline_match")
     regression: str = _default("llmops_regression")
+    min_win_rate: float | None = None
     regression_alpha: float = _default("llmops_regression_alpha")
     lock_file: Path = _default("llmops_lock_file")  # noqa: RUF009 - a Path, immutable
     lock_required: bool = _default("llmops_lock_required")

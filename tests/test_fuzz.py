@@ -646,6 +646,7 @@ BAD_OPTIONS = {
     "--llmops-min-baseline-match": ["150", "-1%"],
     "--llmops-regression": ["sometimes", "0.05"],
     "--llmops-regression-alpha": ["0", "0.9", "nan", "5"],
+    "--llmops-min-win-rate": ["half", "120%"],
     "--llmops-update-lock": ["yes"],
     "--llmops-changed-since": ["no-such-ref-for-llmops"],
     "--llmops-diff": ["no-such-ref-for-llmops"],
@@ -692,6 +693,7 @@ BAD_INI: dict[str, list[str] | None] = {
     "llmops_min_baseline_match": ["lots"],
     "llmops_regression": ["yes"],
     "llmops_regression_alpha": ["0%", "1"],
+    "llmops_min_win_rate": ["-0.5"],
     "llmops_lock_file": None,  # a path
     "llmops_lock_required": ["maybe"],
 }

@@ -289,7 +289,7 @@
     max_cost: usd, min_pass_rate: (v) => pct(v, 1), min_score: (v) => v.toFixed(3), max_p95_latency_ms: ms,
     max_error_rate: (v) => pct(v, 1), max_new_failures: (v) => String(Math.round(v)), max_score_drop: (v) => v.toFixed(3),
     max_cost_increase: (v) => signed(v, 1, "%"), max_p95_increase: (v) => signed(v, 1, "%"),
-    min_baseline_match: (v) => pct(v, 1), regression: (v) => "p " + pval(v),
+    min_baseline_match: (v) => pct(v, 1), regression: (v) => "p " + pval(v), min_win_rate: (v) => pct(v, 0),
   };
   function gatesBox() {
     if (!gates.length) return null;
@@ -373,6 +373,13 @@
         el("td", { class: "r", text: m ? pval(m.p_value) : "–" }),
         el("td", { class: "r", text: drop(r, true) + (m && m.detectable_drop != null ? " · " + drop(m, false) : "") }));
     });
+    const pw = (S.pairwise || []).map((c) => el("tr", { "data-pairwise": c.prompt + " " + c.to_version },
+      el("td", null, el("div", { text: c.prompt + " " + c.from_version + " → " + c.to_version }), el("div", { class: "muted", style: { "font-size": "12px" }, text: basename(c.suite) + " · " + c.provider })),
+      el("td", { class: "r", text: int(c.cases) }),
+      el("td", { class: "r", text: c.win_rate == null ? "–" : pct(c.win_rate) + " " + ci(c.interval, (x) => pct(x)) }),
+      el("td", { class: "r", text: int(c.wins) + " / " + int(c.ties) + " / " + int(c.losses) }),
+      el("td", { class: "r", text: pval(c.p_value) }),
+      el("td", { class: "r", text: int(c.position_flips) + (c.unscored ? " · " + int(c.unscored) + " unscored" : "") })));
     const rr = S.reruns || {};
     const alpha = comparisons.length ? comparisons[0][2].alpha : null;
     return el("section", { class: "panelbox", id: "statistics" },
@@ -383,6 +390,9 @@
       pairedRows.length ? el("table", { class: "t", id: "paired" },
         el("thead", null, el("tr", null, ["paired comparison", "cases", "pass rate change", "McNemar p", "score change", "sign test p", "detectable drop (80% power, one-sided at " + (alpha == null ? "–" : Number(alpha.toPrecision(3))) + ")"].map((h, i) => el("th", { class: i ? "r" : "", text: h })))),
         el("tbody", null, pairedRows)) : null,
+      pw.length ? el("table", { class: "t", id: "pairwise" },
+        el("thead", null, el("tr", null, ["pairwise preference (both orders)", "cases", "win rate (ties half)", "won / tied / lost", "sign test p", "position flips"].map((h, i) => el("th", { class: i ? "r" : "", text: h })))),
+        el("tbody", null, pw)) : null,
       rr.attempts ? el("div", { class: "line muted", id: "reruns", style: { padding: "8px 14px" }, text: "reruns: " + int(rr.cases) + " case(s) ran again (" + int(rr.attempts) + " earlier attempt(s)), counted once with the last attempt; spent on reruns, apart from the totals: " + int(((rr.tokens || {}).total || 0) + ((rr.judge_tokens || {}).total || 0)) + " tokens, " + usd((rr.cost_usd || {}).total) }) : null);
   }
 

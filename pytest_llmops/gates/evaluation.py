@@ -42,6 +42,7 @@ from .decisions import (
     test_alpha,
 )
 from .gate import GateResult
+from .pairwise import PairwiseComparison, pairwise_comparisons, win_rate_gate
 from .reruns import RerunSummary
 from .stats import VariantSummary, VersionDiff, format_usd, signed, summarize, total, version_diffs
 
@@ -64,6 +65,8 @@ class Evaluation:
     #: The paired comparisons (version diffs, the baseline) and the level of each test.
     comparisons: tuple[Comparison, ...] = ()
     test_alpha: float = 0.05
+    #: ``pairwise:`` suites: each version diff's win rate.
+    pairwise: tuple[PairwiseComparison, ...] = ()
 
     @property
     def rerun_summary(self) -> RerunSummary:
@@ -87,6 +90,7 @@ LABELS = {
     "max_p95_increase": "p95 latency increase",
     "min_baseline_match": "baseline match",
     "regression": "significant regression",
+    "min_win_rate": "pairwise win rate",
 }
 
 
@@ -265,6 +269,10 @@ def evaluate(
     regression = regression_gate(found, settings, comparison)
     if regression is not None:
         gates.append(regression)
+    preferences = tuple(pairwise_comparisons(versions))
+    win_rate = win_rate_gate(preferences, settings)
+    if win_rate is not None:
+        gates.append(win_rate)
     return Evaluation(
         results=ordered,
         total=summary,
@@ -276,4 +284,5 @@ def evaluate(
         reruns=tuple(sorted(reruns, key=lambda r: r.nodeid)),
         comparisons=found,
         test_alpha=test_alpha(found, settings),
+        pairwise=preferences,
     )

@@ -22,6 +22,7 @@ __all__ = [
     "interval_text",
     "markdown_decisions",
     "paired_text",
+    "pairwise_lines",
     "rerun_text",
 ]
 
@@ -110,6 +111,23 @@ def _pp_interval(interval: Interval | None) -> str:
     return "[–]" if interval is None else f"[{_pp(interval.low)}, {_pp(interval.high)}]"
 
 
+def pairwise_lines(evaluation: Evaluation) -> list[str]:
+    """Terminal lines of ``pairwise:`` suites: the newer version's win rate, interval, p value."""
+    lines = []
+    for c in evaluation.pairwise:
+        if c.win_rate is None:
+            lines.append(f"pairwise {c.label}: no case was judged ({c.unscored} unscored)")
+            continue
+        lines.append(
+            f"pairwise {c.label}: win rate {_pct(c.win_rate)} {interval_text(c.interval, _pct)} over "
+            f"{c.cases} case(s): {c.wins} won, {c.ties} tied, {c.losses} lost, "
+            f"sign test p={format_p(c.p_value)}"
+            + (f"; {c.flips} position flip(s)" if c.flips else "")
+            + (f"; {c.unscored} unscored" if c.unscored else "")
+        )
+    return lines
+
+
 def rerun_text(reruns: RerunSummary) -> str | None:
     """What earlier attempts spent (None without reruns): never part of the totals."""
     if not reruns.attempts:
@@ -175,6 +193,20 @@ def markdown_decisions(evaluation: Evaluation) -> list[str]:
                     else "| – | – "
                 )
                 + f"| {drop_text} |"
+            )
+    if evaluation.pairwise:
+        out += [
+            "",
+            "**Pairwise preference** (judged in both orders; win rate: ties count half)",
+            "",
+            "| comparison | cases | win rate | won | tied | lost | sign test p | position flips |",
+            "|---|--:|--:|--:|--:|--:|--:|--:|",
+        ]
+        for pw in evaluation.pairwise:
+            win = "–" if pw.win_rate is None else f"{_pct(pw.win_rate)} {interval_text(pw.interval, _pct)}"
+            out.append(
+                f"| {_md(pw.label)} | {pw.cases} | {win} | {pw.wins} | {pw.ties} | {pw.losses} "
+                f"| {format_p(pw.p_value)} | {pw.flips} |"
             )
     text = rerun_text(evaluation.rerun_summary)
     if text is not None:

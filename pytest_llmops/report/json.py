@@ -27,6 +27,9 @@ does not exist (no score, an unpriced model's cost) is ``null``, never 0::
                         cost_usd, p95_latency_ms, run_cases, matched_share, paired}
       reruns           attempts pytest ran again (--reruns), spent apart: {attempts, cases,
                         tokens, judge_tokens, cost_usd {app, judge, total}, unpriced_attempts}
+      pairwise         [`pairwise:` suites: suite, prompt, provider, from_version, to_version,
+                        cases, wins, ties, losses, unscored, position_flips, win_rate, interval,
+                        p_value]
     cases            one per case (item), sorted by id:
       id, suite, case, location ("path:line"), variant, prompt, prompt_version, provider,
       model, answered_by, outcome ("passed" | "failed" | "error" | "unscored"), score,
@@ -97,6 +100,7 @@ def _add_decisions(report: dict[str, Any], evaluation: Evaluation, run: Mapping[
     if evaluation.baseline is not None:
         summary["baseline"]["paired"] = evaluation.baseline.paired.to_dict(alpha)
     summary["reruns"] = evaluation.rerun_summary.to_dict()
+    summary["pairwise"] = [c.to_dict() for c in evaluation.pairwise]
     attempts: dict[str, int] = {}
     report["reruns"] = []
     for attempt in evaluation.reruns:

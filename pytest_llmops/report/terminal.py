@@ -12,7 +12,7 @@ from ..gates.baseline import BaselineComparison, Change
 from ..gates.evaluation import Evaluation
 from ..gates.stats import VersionDiff, format_amount, format_usd, signed, summarize, total
 from ..results import CaseResult, Outcome
-from .decisions import interval_lines, paired_text, rerun_text
+from .decisions import interval_lines, paired_text, pairwise_lines, rerun_text
 
 __all__ = [
     "Line",
@@ -150,6 +150,7 @@ def terminal_lines(evaluation: Evaluation) -> list[Line]:
         for diff in diffs:
             out.append((f"  {describe_version_diff(diff)}", plain))
             out.append((f"    {paired_text(diff.paired, evaluation.test_alpha)}", plain))
+    out.extend((line, plain) for line in pairwise_lines(evaluation))
     overall = evaluation.total
     if overall.unscored:
         out.append(

@@ -20,6 +20,7 @@ __all__ = [
     "LockEntrySpec",
     "LockFileSpec",
     "MessageSpec",
+    "PairwiseSpec",
     "PromptFileSpec",
     "ProviderSpec",
     "ReduceRule",
@@ -248,6 +249,17 @@ class CaseSpec(_Model):
         return self
 
 
+class PairwiseSpec(_Model):
+    """``pairwise:``: a judge picks the better of two prompt versions' answers to each case."""
+
+    #: What "better" means, in plain words: the judge's question.
+    criteria: str = Field(min_length=1)
+    #: The judge; default: the suite's `judge:`, then the ini `llmops_judge`.
+    provider: Annotated[
+        ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)
+    ] = None
+
+
 class SuiteSpec(_Model):
     """A suite file: prompts × providers × cases."""
 
@@ -268,6 +280,8 @@ class SuiteSpec(_Model):
     embedding: Annotated[
         ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)
     ] = None
+    #: Each prompt version after the first judged against the one before it, case by case.
+    pairwise: PairwiseSpec | None = None
     tests: list[CaseSpec] = Field(default_factory=list)
     test_cases: list[CaseSpec] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -281,6 +295,11 @@ class SuiteSpec(_Model):
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
             raise ValueError(f"provider {dupes[0]!r} is listed twice; give one a distinct `label`")
+        if self.pairwise is not None and len(self.prompt) < 2:
+            raise ValueError(
+                "`pairwise:` compares prompt versions: list at least two in `prompt:` "
+                "(e.g. `prompt: [support@2.0.0, support@2.1.0]`)"
+            )
         return self
 
 
