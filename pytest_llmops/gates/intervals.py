@@ -39,7 +39,7 @@ CONFIDENCE = 0.95
 #: Resamples of the paired bootstrap; above ``BOOTSTRAP_LIMIT`` pairs a t interval is used
 #: instead (the two agree there, and the bootstrap's cost grows with the pairs).
 BOOTSTRAP_RESAMPLES = 2000
-BOOTSTRAP_LIMIT = 5000
+BOOTSTRAP_LIMIT = 1000
 #: A fixed seed: the same pairs give the same interval in every process, shard and worker.
 BOOTSTRAP_SEED = 20240611
 
