@@ -14,9 +14,11 @@ timing); tornado and httplib2 are patched too, when installed.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from typing import Any
+from unittest import mock
 
 from vcr.request import Request as VcrRequest
 
@@ -138,9 +140,16 @@ _ROUTER = CaseRouter()
 
 
 def _build() -> list[Any]:
-    from vcr.patch import CassettePatcherBuilder  # imports the installed clients' stubs
+    import vcr.patch  # imports the installed clients' stubs
 
-    return list(CassettePatcherBuilder(_ROUTER).build())
+    return [
+        *vcr.patch.CassettePatcherBuilder(_ROUTER).build(),
+        # vcrpy's stubs call `force_reset()` around each real connect and send: it un-patches
+        # the process for the moment, which under concurrent cases lets another thread build an
+        # unpatched (unrecorded) connection, and restores out of order across threads. The real
+        # connection classes the stubs wrap are the originals anyway, so nothing needs resetting.
+        mock.patch.object(vcr.patch, "force_reset", contextlib.nullcontext),
+    ]
 
 
 def install() -> None:
