@@ -76,6 +76,7 @@ def test_no_key_reaches_any_file_or_the_terminal(
         provider:
           - id: openai:gpt-4o-mini
             base_url: {server.base_url}
+            api_key_env: OPENAI_API_KEY  # a local server gets the key only when named
           - id: anthropic:claude-haiku-4-5
             base_url: {server.root_url}
           - id: openai:gpt-4o
@@ -87,6 +88,7 @@ def test_no_key_reaches_any_file_or_the_terminal(
         judge:
           id: openai:gpt-4o-mini
           base_url: {server.base_url}
+          api_key_env: OPENAI_API_KEY
         tests:
           - name: polite
             vars: {{who: Ada}}

@@ -109,6 +109,18 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
             prefetcher.close()
 
 
+#: Whether a test's call phase failed: a refusal it already failed on is not reported again.
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_setup(item: pytest.Item) -> None:
     # pytest-recording's configure hook is not told its test: it reads it from here.
@@ -181,7 +193,7 @@ def llmops(request: pytest.FixtureRequest) -> Iterator[LlmopsFixture]:
     try:
         yield fixture
     finally:
-        fixture.close()
+        fixture.close(test_failed=node.stash.get(CALL_FAILED, False))
 
 
 @pytest.fixture
