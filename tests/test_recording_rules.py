@@ -24,7 +24,7 @@ from pytest_llmops.results import Message
 from pytest_llmops.spec.schema import ProviderSpec
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .helpers import FAKE_OPENAI_KEY, USAGE, add_ini, write
+from .helpers import FAKE_CUSTOM_KEY, FAKE_OPENAI_KEY, USAGE, add_ini, write
 
 APP = """
 import os, time, httpx
@@ -250,3 +250,150 @@ def test_the_openai_key_goes_only_to_openai_or_where_api_key_env_says(
         OpenAIProvider(ProviderSpec(**provider)).complete(RenderedPrompt((Message("user", "hi"),)), client)
     header = seen[0].headers.get("authorization")
     assert header == (f"Bearer {FAKE_OPENAI_KEY}" if sent else None)
+
+
+# --- redaction that keeps recordings replayable ------------------------------------------------
+
+REDACT_APP = """
+import os, httpx, requests
+
+URL = os.environ["APP_LLM_URL"] + "/chat/completions"
+
+
+def _key():
+    return os.environ.get("CUSTOM_LLM_KEY", "")
+
+
+def _send(prompt, *, params=None, headers=None, extra=None, use_requests=False):
+    body = {"model": "gpt-4o-mini", "messages": prompt.to_messages(), **(extra or {})}
+    if use_requests:
+        data = requests.post(URL, params=params, headers=headers, json=body).json()
+    else:
+        data = httpx.post(URL, params=params, headers=headers, json=body).json()
+    return data["choices"][0]["message"]["content"]
+
+
+PLACES = {
+    "query_subscription_key": dict(params={"subscription-key": None}),
+    "query_auth": dict(params={"auth": None}),
+    "query_x_api_key": dict(params={"x-api-key": None}),
+    "query_key": dict(params={"key": None}),
+    "query_unlisted_name": dict(params={"tenant": None}),
+    "header_x_api_key": dict(headers={"x-api-key": None}),
+    "header_api_key": dict(headers={"api-key": None}),
+    "header_authorization": dict(headers={"authorization": "Bearer "}),
+    "body_api_key": dict(extra={"api_key": None}),
+    "body_nested_token": dict(extra={"auth": {"token": None}}),
+    "body_unlisted_field": dict(extra={"client": None}),
+    "requests_params": dict(params={"apiKey": None}, use_requests=True),
+}
+
+
+def _fill(value):
+    if isinstance(value, dict):
+        return {k: _fill(v) for k, v in value.items()}
+    if value is None:
+        return _key()
+    if isinstance(value, str):
+        return value + _key()
+    return value
+
+
+def make(name):
+    def answer(prompt, vars):
+        return _send(prompt, **{k: _fill(v) for k, v in PLACES[name].items()})
+    return answer
+
+
+for _name in PLACES:
+    globals()[_name] = make(_name)
+"""
+
+PLACES = (
+    "query_subscription_key",
+    "query_auth",
+    "query_x_api_key",
+    "query_key",
+    "query_unlisted_name",
+    "header_x_api_key",
+    "header_api_key",
+    "header_authorization",
+    "body_api_key",
+    "body_nested_token",
+    "body_unlisted_field",
+    "requests_params",
+)
+#: Redacted by value only (their names say nothing): they need the key variable set on replay,
+#: to any value (CI's placeholder), since an empty value cannot be told from a real change.
+BY_VALUE_ONLY = {"query_unlisted_name", "body_unlisted_field"}
+
+
+def test_a_key_anywhere_in_a_request_is_stored_redacted_and_the_recording_still_replays(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("APP_LLM_URL", llmops_server.base_url)
+    monkeypatch.setenv("CUSTOM_LLM_KEY", FAKE_CUSTOM_KEY)
+    monkeypatch.syspath_prepend(str(pytester.path))
+    write(pytester.path / "redactapp.py", REDACT_APP)
+    write(
+        pytester.path / "test_redact.llmops.yaml",
+        "provider:\n"
+        + "".join(f"  - {{id: 'python:redactapp:{p}', api_key_env: CUSTOM_LLM_KEY}}\n" for p in PLACES)
+        + "tests:\n  - {name: r, prompt: hi, assert: [{type: icontains, value: ok}]}\n",
+    )
+    pytester.runpytest("--llmops-record-mode=once").assert_outcomes(passed=len(PLACES))
+    sent = "\n".join(r.path + json.dumps(r.headers) + r.body.decode() for r in llmops_server.requests)
+    assert sent.count(FAKE_CUSTOM_KEY) >= len(PLACES)  # the key really went out, everywhere
+    stored = "\n".join(p.read_text() for p in (pytester.path / "cassettes").rglob("*.yaml"))
+    assert FAKE_CUSTOM_KEY not in stored
+    llmops_server.close()
+    # CI: another key (a placeholder) replays every recording ...
+    monkeypatch.setenv("CUSTOM_LLM_KEY", "ci-placeholder-key")
+    pytester.runpytest().assert_outcomes(passed=len(PLACES))
+    # ... and with no key at all, all those whose key is found by its name.
+    monkeypatch.delenv("CUSTOM_LLM_KEY")
+    result = pytester.runpytest("-p", "no:randomly")
+    result.assert_outcomes(passed=len(PLACES) - len(BY_VALUE_ONLY), failed=len(BY_VALUE_ONLY))
+    for place in BY_VALUE_ONLY:
+        result.stdout.fnmatch_lines([f"*python:redactapp:{place}*", "*no longer matches its recording*"])
+
+
+def test_user_scrubbing_from_ini_and_the_hook_redacts_and_replays(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    llmops_server.reply("ok", headers={"x-request-id": "req-visible-7"})
+    monkeypatch.setenv("APP_LLM_URL", llmops_server.base_url)
+    monkeypatch.syspath_prepend(str(pytester.path))
+    write(
+        pytester.path / "scrubapp.py",
+        """
+        import os, uuid, httpx
+
+        def answer(prompt, vars):
+            body = {"model": "gpt-4o-mini", "messages": prompt.to_messages(), "customer_email": str(uuid.uuid4()) + "@x.test"}
+            url = os.environ["APP_LLM_URL"] + "/chat/completions"
+            response = httpx.post(url, params={"session": uuid.uuid4().hex}, json=body)
+            return response.json()["choices"][0]["message"]["content"]
+        """,
+    )
+    pytester.makeconftest(
+        """
+        def pytest_llmops_configure_redaction(redaction):
+            redaction.query_params.add("session")
+            redaction.headers.add("X-Request-Id")
+        """
+    )
+    add_ini(pytester, "llmops_redact_body = customer_email")
+    write(
+        pytester.path / "test_scrub.llmops.yaml",
+        "provider: python:scrubapp:answer\ntests:\n  - {name: s, prompt: hi, assert: [{type: icontains, value: ok}]}\n",
+    )
+    pytester.runpytest("--llmops-record-mode=once").assert_outcomes(passed=1)
+    text = next((pytester.path / "cassettes").rglob("*.yaml")).read_text()
+    interaction = yaml.safe_load(text)["interactions"][0]
+    assert "session=REDACTED" in interaction["request"]["uri"]
+    assert json.loads(interaction["request"]["body"])["customer_email"] == "REDACTED"
+    assert interaction["response"]["headers"]["x-request-id"] == ["REDACTED"]
+    assert "@x.test" not in text and "req-visible-7" not in text
+    # Every run sends a new session and e-mail: the redacted form on both sides still matches.
+    pytester.runpytest().assert_outcomes(passed=1)
