@@ -88,9 +88,12 @@ def configure_vcr(config: pytest.Config, vcr: Any) -> None:
     ours = session.cassette_path(Path(str(item.path)), item.name).resolve()
     transform = vcr.path_transformer
 
+    library = Path(vcr.cassette_library_dir or ".")
+
     def aside(path: str) -> str:
-        theirs = transform(path)
-        if Path(theirs).resolve() == ours:
+        theirs = transform(path) if transform is not None else path
+        # vcrpy puts the library folder in front after this transformer has run.
+        if (library / theirs).resolve() == ours:
             return str(ours.with_suffix(".vcr.yaml"))
         return str(theirs)
 
