@@ -12,7 +12,6 @@ import json
 import re
 import socket
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -375,9 +374,7 @@ def test_none_mode_refuses_every_connection_even_from_the_apps_own_code(
         + "".join(f"  - python:netapp:{f}\n" for f in functions)
         + "tests:\n  - {name: n, prompt: hi, assert: [{type: icontains, value: o}]}\n",
     )
-    started = time.monotonic()
     result = pytester.runpytest("-p", "no:cacheprovider")
-    assert time.monotonic() - started < 10, "refused at once, not after a connect timeout"
     # Every one fails. urllib is recorded (vcrpy's http.client stub), so without a recording it
     # is a replay miss before any look-up or connect, loopback included; raw sockets are
     # refused, from the app's own threads too (the case's context reaches them), and a refusal
