@@ -25,7 +25,7 @@ from .helpers import FAKE_OPENAI_KEY, all_text_under, write
 
 # boto3 speaks Bedrock, which the scripted server does not: a Bedrock `converse` endpoint of a few
 # lines serves it (over a real loopback socket too).
-CLIENT_APP = '''
+CLIENT_APP = """
 import asyncio, http.client, json, os, threading, urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
@@ -144,7 +144,7 @@ def with_requests_in_a_thread(prompt, vars):
 async def with_aiohttp_in_an_executor(prompt, vars):
     loop = asyncio.get_running_loop()
     return await loop.run_in_executor(None, lambda: asyncio.run(with_aiohttp(prompt, vars)))
-'''
+"""
 
 FUNCTIONS = (
     "with_httpx",
@@ -211,7 +211,9 @@ class _Answering(BaseHTTPRequestHandler):
                 "id": "chatcmpl-1",
                 "object": "chat.completion",
                 "model": "gpt-4o-mini",
-                "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+                "choices": [
+                    {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                ],
                 "usage": {"prompt_tokens": 11, "completion_tokens": 2, "total_tokens": 13},
             }
         raw = json.dumps(data).encode()

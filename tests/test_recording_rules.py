@@ -49,7 +49,13 @@ def not_a_model(prompt, vars):
 """
 
 
-def project(pytester: pytest.Pytester, server: ScriptedLLMServer, monkeypatch: pytest.MonkeyPatch, providers: str, checks: str) -> None:
+def project(
+    pytester: pytest.Pytester,
+    server: ScriptedLLMServer,
+    monkeypatch: pytest.MonkeyPatch,
+    providers: str,
+    checks: str,
+) -> None:
     monkeypatch.setenv("APP_LLM_URL", server.base_url)
     monkeypatch.syspath_prepend(str(pytester.path))
     add_ini(pytester, "pythonpath = .")  # xdist workers import the app too
@@ -114,7 +120,10 @@ def test_a_replayed_python_case_reports_the_recorded_latency_exactly(
     write(
         pytester.path / "test_more.llmops.yaml",
         "provider: python:recapp:plain\ntests:\n"
-        + "".join(f"  - {{name: m{i}, prompt: hi {i}, assert: [{{type: icontains, value: ok}}]}}\n" for i in range(3)),
+        + "".join(
+            f"  - {{name: m{i}, prompt: hi {i}, assert: [{{type: icontains, value: ok}}]}}\n"
+            for i in range(3)
+        ),
     )
     pytester.runpytest("--llmops-record-mode=once", "--llmops-report=record.json").assert_outcomes(passed=4)
     stored = sorted(
@@ -231,7 +240,14 @@ def test_allowed_hosts_ini_lets_a_python_test_reach_a_local_service(pytester: py
         ({"id": "openai:gpt-4o-mini"}, True),  # OpenAI's own endpoint
         ({"id": "openai:gpt-4o-mini", "base_url": "http://127.0.0.1:9/v1"}, False),  # a local server
         ({"id": "openai:gpt-4o-mini", "base_url": "https://gateway.example/v1"}, False),
-        ({"id": "openai:gpt-4o-mini", "base_url": "http://127.0.0.1:9/v1", "api_key_env": "OPENAI_API_KEY"}, True),
+        (
+            {
+                "id": "openai:gpt-4o-mini",
+                "base_url": "http://127.0.0.1:9/v1",
+                "api_key_env": "OPENAI_API_KEY",
+            },
+            True,
+        ),
     ],
 )
 def test_the_openai_key_goes_only_to_openai_or_where_api_key_env_says(
@@ -243,7 +259,11 @@ def test_the_openai_key_goes_only_to_openai_or_where_api_key_env_says(
     def answer(request: httpx.Request) -> httpx.Response:
         seen.append(request)
         return httpx.Response(
-            200, json={"model": "gpt-4o-mini", "choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}]}
+            200,
+            json={
+                "model": "gpt-4o-mini",
+                "choices": [{"message": {"content": "hi"}, "finish_reason": "stop"}],
+            },
         )
 
     with httpx.Client(transport=httpx.MockTransport(answer)) as client:

@@ -17,9 +17,9 @@ import httpx
 from ..errors import BudgetExhaustedError, CassetteError, ProviderError
 from ..prompts.render import RenderedPrompt
 from ..recording.cassette import CaseCassette
-from ..recording.routing import calling
 from ..recording.modes import RecordMode
 from ..recording.network import guard as network_guard
+from ..recording.routing import calling
 from ..recording.transport import CassetteTransport
 from ..results import LLMResponse, Usage
 from ..spec.schema import ProviderSpec

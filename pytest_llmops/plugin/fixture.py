@@ -13,9 +13,9 @@ through a cassette named after the test under ONE record mode (the marker's, els
 which both the cassette and the network guard obey. From the fixture's set-up to its teardown
 the test is the running case: what its own code sends (an SDK called directly, from any client
 ``recording.capture`` covers, from threads it starts) is recorded in, and replayed from, that
-cassette, and in record mode ``none`` the guard refuses every other connection of the test. A failed ``check`` reads exactly like a YAML
-case's failure, and every test's tokens, cost, latency and scores enter the same reports,
-summary and gates.
+cassette, and in record mode ``none`` the guard refuses every other connection of the test.
+A failed ``check`` reads exactly like a YAML case's failure, and every test's tokens, cost,
+latency and scores enter the same reports, summary and gates.
 """
 
 from __future__ import annotations

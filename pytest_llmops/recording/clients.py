@@ -60,9 +60,9 @@ class CaseRouter:
         ticket = tickets.get(id(request))
         if ticket is None or ticket["request"] is not request:
             transport = routing.owner(_client_of(request), request.uri)
-            stored = transport.stored_request(
-                request.method, request.uri, request.body, request.headers.items()
-            )
+            # `body_bytes`: a file or iterator body, read once by vcrpy, as the bytes it sends.
+            body = request.body_bytes if hasattr(request, "body_bytes") else request.body
+            stored = transport.stored_request(request.method, request.uri, body, request.headers.items())
             ticket = tickets[id(request)] = {"request": request, "transport": transport, "stored": stored}
         return ticket
 

@@ -255,7 +255,7 @@ def allow_hosts(entries: Any) -> None:
 
 
 def split_host(entry: str) -> tuple[str, int | None]:
-    """``api.local:8080`` -> (``api.local``, 8080); ``[::1]:80`` -> (``::1``, 80); ``db`` -> (``db``, None)."""
+    """``api.local:8080`` -> (``api.local``, 8080); ``[::1]:80`` -> (``::1``, 80); ``db`` -> any port."""
     text = entry.strip()
     if text.startswith("["):
         host, _, rest = text[1:].partition("]")

@@ -162,15 +162,20 @@ class Scrubber:
     def _body(self, body: Any, content_type: str, secrets: list[str]) -> bytes | None:
         if body is None:
             return None
+        raw: bytes
         if isinstance(body, str):
-            body = body.encode("utf-8")
-        elif not isinstance(body, bytes):
-            try:
-                body = bytes(body)
-            except TypeError:
-                body = str(body).encode("utf-8")
-        if not body:
-            return body
+            raw = body.encode("utf-8")
+        elif isinstance(body, (bytes, bytearray, memoryview)):
+            raw = bytes(body)
+        elif isinstance(body, (dict, list)):  # aiohttp's `json=`/`data=` before it is encoded
+            raw = json.dumps(body, ensure_ascii=False, default=str).encode("utf-8")
+        elif hasattr(body, "read"):
+            raise TypeError("a file-like body must be read before it is stored")
+        else:
+            raw = str(body).encode("utf-8")
+        if not raw:
+            return raw
+        body = raw
         if "json" in content_type or body[:1] in (b"{", b"["):
             try:
                 data = json.loads(body)
@@ -180,10 +185,10 @@ class Scrubber:
                 cleaned = self._json(data, secrets)
                 if cleaned != data:
                     return json.dumps(cleaned, ensure_ascii=False).encode("utf-8")
-                return body
-        text = body.decode("utf-8", "surrogateescape")
+                return raw
+        text = raw.decode("utf-8", "surrogateescape")
         cleaned_text = redact_text(text, secrets)
-        return body if cleaned_text == text else cleaned_text.encode("utf-8", "surrogateescape")
+        return raw if cleaned_text == text else cleaned_text.encode("utf-8", "surrogateescape")
 
     def _json(self, value: Any, secrets: list[str]) -> Any:
         if isinstance(value, dict):
