@@ -22,12 +22,22 @@ from vcr.request import Request as VcrRequest
 from .cassette import CaseCassette
 from .redaction import REDACTED
 
-__all__ = ["DEADLINE", "EXTENSION", "CassetteTransport", "LiveTransportFactory", "vcr_request"]
+__all__ = [
+    "DEADLINE",
+    "EXTENSION",
+    "SECRET_PARAMS",
+    "CassetteTransport",
+    "LiveTransportFactory",
+    "vcr_request",
+]
 
 #: Key of ``httpx.Response.extensions`` where the cassette transport leaves timing and replay facts.
 EXTENSION = "llmops"
 #: ``request.extensions`` key: a ``time.monotonic()`` by which the whole response must be read.
 DEADLINE = "llmops_deadline"
+#: ``request.extensions`` key: names of query parameters whose values are secrets (read from the
+#: environment); they are stored and matched as ``REDACTED``.
+SECRET_PARAMS = "llmops_secret_params"
 
 #: Request headers worth keeping; everything else (authorization, api keys, cookies,
 #: organisation and project ids, user agents) is dropped before a request is stored.
@@ -54,12 +64,13 @@ SECRET_QUERY_PARAMS = frozenset(
 )
 
 
-def _scrub_url(url: str) -> str:
+def _scrub_url(url: str, secret: frozenset[str] = frozenset()) -> str:
     parts = urlsplit(url)
     if not parts.query:
         return url
     query = [
-        (k, REDACTED if k.lower() in SECRET_QUERY_PARAMS else v) for k, v in parse_qsl(parts.query, True)
+        (k, REDACTED if k.lower() in SECRET_QUERY_PARAMS or k in secret else v)
+        for k, v in parse_qsl(parts.query, True)
     ]
     return urlunsplit(parts._replace(query=urlencode(query)))
 
@@ -67,7 +78,8 @@ def _scrub_url(url: str) -> str:
 def vcr_request(request: httpx.Request, body: bytes) -> VcrRequest:
     """The request as it is stored and matched: scrubbed of secrets."""
     headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_REQUEST_HEADERS}
-    return VcrRequest(request.method, _scrub_url(str(request.url)), body, headers)
+    secret = frozenset(request.extensions.get(SECRET_PARAMS) or ())
+    return VcrRequest(request.method, _scrub_url(str(request.url), secret), body, headers)
 
 
 LiveTransportFactory = Callable[[], httpx.BaseTransport]
