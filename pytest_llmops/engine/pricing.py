@@ -172,11 +172,14 @@ def _genai() -> Any | None:
     """The genai-prices module, imported on first use; None when it is not installed."""
     with _GENAI_LOCK:
         if "module" not in _GENAI:
+            module: Any = None
             try:
                 import genai_prices
+
+                module = genai_prices
             except ImportError:  # Python 3.10, or an install without it: the built-in table serves
-                genai_prices = None
-            _GENAI["module"] = genai_prices
+                pass
+            _GENAI["module"] = module
         return _GENAI["module"]
 
 

@@ -15,7 +15,7 @@ from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import extra_headers, extra_query, merged_params, read_api_key, require_model
-from .http import exchange_latency, json_body, malformed, post
+from .http import as_mapping, exchange_latency, json_body, malformed, post
 from .sse import ToolCallParts, iter_sse, streamed_response
 
 __all__ = [
@@ -109,7 +109,7 @@ class AnthropicProvider:
 
 
 def _usage(usage: Any) -> Usage:
-    usage = usage if isinstance(usage, Mapping) else {}
+    usage = as_mapping(usage)
     cache_read = int(usage.get("cache_read_input_tokens") or 0)
     cache_write = int(usage.get("cache_creation_input_tokens") or 0)
     # Anthropic's input_tokens leaves the cached parts out; ours counts every input token.
@@ -189,7 +189,7 @@ def parse_message_stream(response: httpx.Response, *, provider: str, url: str, m
         kind = data.get("type") or event.event
         if kind == "error":
             raw_error = data.get("error")
-            error: Mapping[str, Any] = raw_error if isinstance(raw_error, Mapping) else {}
+            error: Mapping[str, Any] = as_mapping(raw_error)
             status = _STREAM_ERROR_STATUS.get(str(error.get("type")), 500)
             raise ProviderHTTPError(
                 f"{provider}: {url} sent an error in the stream: "

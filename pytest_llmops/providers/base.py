@@ -10,9 +10,9 @@ from typing import Any, Protocol
 
 import httpx
 
+from ..errors import ProviderError
 from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse
-from ..errors import ProviderError
 from ..spec.schema import ENV_REFERENCE, ProviderSpec
 from ..spec.validation import suggest
 

@@ -26,6 +26,7 @@ from ..recording.transport import DEADLINE, EXTENSION, SECRET_PARAMS
 from .base import read_api_key
 
 __all__ = [
+    "as_mapping",
     "exchange_latency",
     "json_body",
     "malformed",
@@ -217,3 +218,8 @@ def parse_structured(text: str, wanted: bool) -> Any:
         return json.loads(stripped)
     except ValueError:
         return None
+
+
+def as_mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a mapping, else an empty one (for reading untrusted JSON)."""
+    return value if isinstance(value, Mapping) else {}

@@ -15,7 +15,7 @@ from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import extra_headers, extra_query, merged_params, read_api_key, require_model
-from .http import exchange_latency, json_body, malformed, parse_arguments, parse_structured, post
+from .http import as_mapping, exchange_latency, json_body, malformed, parse_arguments, parse_structured, post
 from .sse import ToolCallParts, iter_sse, streamed_response
 
 __all__ = [
@@ -73,9 +73,17 @@ class OpenAIProvider:
         return self.chat(prompt, client, url=f"{self.base_url()}/chat/completions", model=model)
 
     def chat(
-        self, prompt: RenderedPrompt, client: httpx.Client, *, url: str, model: str | None
+        self,
+        prompt: RenderedPrompt,
+        client: httpx.Client,
+        *,
+        url: str,
+        model: str | None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
     ) -> LLMResponse:
-        """One chat completion at ``url`` (Azure's deployments send no ``model``)."""
+        """One chat completion at ``url``; Azure's deployments send no ``model`` and their own
+        ``headers`` (``api-key``) and ``query`` (``api-version``)."""
         payload: dict[str, Any] = {"model": model} if model else {}
         payload["messages"] = prompt.to_messages()
         params = merged_params(prompt, self.spec)
@@ -83,16 +91,16 @@ class OpenAIProvider:
         if self.spec.stream:
             payload["stream"] = True
             payload["stream_options"] = {"include_usage": True}
-        query, secret = extra_query(self.spec)
+        extra, secret = extra_query(self.spec)
         response = post(
             client,
             provider=self.id,
             url=url,
             payload=payload,
-            headers=self.auth_headers(),
+            headers=self.auth_headers() if headers is None else headers,
             key_env=self.key_env,
             timeout=self.spec.timeout,
-            params=query,
+            params={**(query or {}), **extra},
             secret_params=secret,
         )
         json_wanted = wants_json(params)
@@ -143,7 +151,7 @@ def embed(
         vectors = [[float(x) for x in item["embedding"]] for item in ordered]
     except (AttributeError, KeyError, TypeError, ValueError):
         raise malformed(provider.id, url, "float `embedding` lists", body) from None
-    usage = body.get("usage") if isinstance(body.get("usage"), Mapping) else {}
+    usage = as_mapping(body.get("usage"))
     latency_ms, replayed = exchange_latency(response)
     return vectors, LLMResponse(
         text="",
@@ -156,9 +164,9 @@ def embed(
 
 
 def _usage(usage: Any) -> Usage:
-    usage = usage if isinstance(usage, Mapping) else {}
+    usage = as_mapping(usage)
     details = usage.get("prompt_tokens_details")
-    details = details if isinstance(details, Mapping) else {}
+    details = as_mapping(details)
     return Usage(
         input_tokens=int(usage.get("prompt_tokens") or 0),
         output_tokens=int(usage.get("completion_tokens") or 0),
@@ -262,7 +270,7 @@ def parse_chat_stream(
                     first_content = event.end
             for call in (delta.get("tool_calls") if isinstance(delta, Mapping) else None) or ():
                 if isinstance(call, Mapping):
-                    function = call.get("function") if isinstance(call.get("function"), Mapping) else {}
+                    function = as_mapping(call.get("function"))
                     tools.add(
                         call.get("index", 0),
                         name=function.get("name"),

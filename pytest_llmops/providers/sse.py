@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -60,7 +59,8 @@ def iter_sse(body: bytes) -> Iterator[SSEEvent]:
         shift = 3
     else:
         shift = 0
-    event, data, last_id = "", [], None
+    event, last_id = "", None
+    data: list[str] = []
     for raw, end in _lines(body):
         if not raw:
             if data:

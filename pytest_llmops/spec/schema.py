@@ -14,9 +14,9 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 __all__ = [
+    "ENV_REFERENCE",
     "AssertionSpec",
     "CaseSpec",
-    "ENV_REFERENCE",
     "DefaultsSpec",
     "LockEntrySpec",
     "LockFileSpec",
