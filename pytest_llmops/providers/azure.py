@@ -16,10 +16,12 @@ from ..spec.schema import ProviderSpec
 from .base import extra_headers, read_api_key
 from .openai import OpenAIProvider, read_recorded
 
-__all__ = ["DEFAULT_API_VERSION", "AzureOpenAIProvider"]
+__all__ = ["DEFAULT_API_VERSION", "UNSET_ENDPOINT", "AzureOpenAIProvider"]
 
 #: The GA data-plane version of the deployments endpoint; `api_version: v1` picks the v1 endpoint.
 DEFAULT_API_VERSION = "2024-10-21"
+#: The endpoint when neither `base_url` nor AZURE_OPENAI_ENDPOINT names one (.invalid never resolves).
+UNSET_ENDPOINT = "https://set-azure-openai-endpoint.invalid"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +39,9 @@ class AzureOpenAIProvider:
         return self.spec.api_key_env or "AZURE_OPENAI_API_KEY"
 
     def endpoint(self) -> str:
-        endpoint = self.spec.base_url or os.environ.get("AZURE_OPENAI_ENDPOINT")
-        if not endpoint:
-            raise ProviderError(
-                f"{self.id}: no endpoint; set AZURE_OPENAI_ENDPOINT (https://<resource>.openai.azure.com) "
-                "or the provider's `base_url`"
-            )
+        # Unset, a replay still matches (the host is not compared) and a live call fails to
+        # connect to a host that names the variable to set.
+        endpoint = self.spec.base_url or os.environ.get("AZURE_OPENAI_ENDPOINT") or UNSET_ENDPOINT
         return endpoint.rstrip("/")
 
     def headers(self) -> dict[str, str]:
