@@ -20,7 +20,8 @@ from botocore.validate import ParamValidator
 from google.genai import types as genai_types
 
 from pytest_llmops.prompts.render import RenderedPrompt
-from pytest_llmops.providers import anthropic, bedrock, google, ollama, openai as openai_provider, responses
+from pytest_llmops.providers import anthropic, bedrock, google, ollama, responses
+from pytest_llmops.providers import openai as openai_provider
 from pytest_llmops.results import LLMResponse, Message, ToolCall
 from pytest_llmops.spec.schema import ProviderSpec
 from pytest_llmops.testing.wire_bedrock import encode_event
