@@ -644,6 +644,7 @@ BAD_OPTIONS = {
     "--llmops-max-cost-increase": ["inf"],
     "--llmops-max-p95-increase": ["ten"],
     "--llmops-update-lock": ["yes"],
+    "--llmops-estimate": ["yes"],
     "--llmops-changed-since": ["no-such-ref-for-llmops"],
     "--llmops-diff": ["no-such-ref-for-llmops"],
     "--llmops-cassette-dir": ["pytest.ini"],  # an existing file

@@ -33,9 +33,9 @@ does not exist (no score, an unpriced model's cost) is ``null``, never 0::
       model, answered_by, outcome ("passed" | "failed" | "error" | "unscored"), score,
       threshold, assertions [{type, passed, score, reason, weight, metric, line, unscored,
       raw (a judge's reply)}],
-      tokens {input, output, cached[, cache_write]}, cost_usd, unpriced, price_source, judge_tokens, judge_cost_usd,
-      judge_failures, latency_ms, ttft_ms, replayed, retries, tags, output, messages
-      [{role, content}], runs [{outcome, score, error}], error
+      tokens {input, output, cached[, cache_write]}, cost_usd, unpriced, price_source,
+      judge_tokens, judge_cost_usd, judge_failures, latency_ms, ttft_ms, replayed, retries, tags,
+      output, messages [{role, content}], runs [{outcome, score, error}], error
 
     statistics: cases, passed, failed, errors, unscored, pass_rate, error_rate, mean_score,
       metrics {name: mean score}, tokens {input, output, cached, total}, judge_tokens (same),
