@@ -538,3 +538,40 @@ def test_ollama_tool_calls_and_format() -> None:
     )
     assert streamed.structured == {"a": 1}
     assert isinstance(ollama.read_recorded(lines), LLMResponse)
+
+
+JSON_FORMAT = {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object"}}}
+
+
+@pytest.mark.parametrize(
+    ("provider", "extra"),
+    [
+        ("openai:gpt-4o-mini", {"response_format": JSON_FORMAT}),
+        ("azure:my-deployment", {"response_format": JSON_FORMAT}),
+        ("openai-responses:gpt-4o-mini", {"response_format": JSON_FORMAT}),
+        ("google:gemini-2.5-flash", {"response_format": JSON_FORMAT}),
+        ("ollama:llama3.2", {"response_format": {"type": "json_object"}}),
+        (
+            "anthropic:claude-haiku-4-5",
+            {"params": {"output_format": {"type": "json_schema", "schema": {"type": "object"}}}},
+        ),
+    ],
+)
+@pytest.mark.parametrize("stream", [False, True], ids=["plain", "stream"])
+def test_structured_output_through_each_provider(
+    llmops_server: Any, provider: str, extra: dict[str, Any], stream: bool
+) -> None:
+    from pytest_llmops.providers import default_providers
+
+    llmops_server.reply('{"answer": 42}')
+    kind = provider.split(":")[0]
+    base = llmops_server.base_url if kind in ("openai", "openai-responses") else llmops_server.root_url
+    spec = ProviderSpec(id=provider, base_url=base, stream=stream, **extra)
+    with httpx.Client() as client:
+        response = (
+            default_providers()
+            .create(spec)
+            .complete(RenderedPrompt(messages=(Message("user", "Hi"),)), client)
+        )
+    assert response.text == '{"answer": 42}'
+    assert response.structured == {"answer": 42}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -15,7 +15,7 @@ from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import extra_headers, extra_query, merged_params, read_api_key, require_model
-from .http import as_mapping, exchange_latency, json_body, malformed, post
+from .http import as_mapping, exchange_latency, json_body, malformed, parse_structured, post
 from .sse import ToolCallParts, iter_sse, streamed_response
 
 __all__ = [
@@ -84,6 +84,7 @@ class AnthropicProvider:
     def complete(self, prompt: RenderedPrompt, client: httpx.Client) -> LLMResponse:
         model = require_model(self.spec, prompt, "anthropic:claude-sonnet-4-5")
         url = f"{self.base_url()}/v1/messages"
+        payload = self.payload(prompt, model)
         headers = {"anthropic-version": ANTHROPIC_VERSION}
         key = read_api_key(self.key_env)
         if key:
@@ -94,18 +95,21 @@ class AnthropicProvider:
             client,
             provider=self.id,
             url=url,
-            payload=self.payload(prompt, model),
+            payload=payload,
             headers=headers,
             key_env=self.key_env,
             timeout=self.spec.timeout,
             params=query,
             secret_params=secret,
         )
+        # Structured outputs (`params: {output_format: {type: json_schema, schema: ...}}`).
+        wanted = as_mapping(payload.get("output_format")).get("type") == "json_schema"
         if self.spec.stream:
-            return parse_message_stream(response, provider=self.id, url=url, model=model)
-        return parse_message(
-            json_body(response, provider=self.id, url=url), response, provider=self.id, url=url, model=model
-        )
+            streamed = parse_message_stream(response, provider=self.id, url=url, model=model)
+            return replace(streamed, structured=parse_structured(streamed.text, wanted))
+        body = json_body(response, provider=self.id, url=url)
+        answer = parse_message(body, response, provider=self.id, url=url, model=model)
+        return replace(answer, structured=parse_structured(answer.text, wanted))
 
 
 def _usage(usage: Any) -> Usage:
