@@ -20,7 +20,7 @@ from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import extra_headers, extra_query, merged_params, read_api_key, require_model
-from .eventstream import EventStreamError, iter_messages
+from .eventstream import iter_messages
 from .http import as_mapping, exchange_latency, json_body, malformed, parse_structured, post
 from .sse import ToolCallParts, first_token_ms
 
@@ -243,7 +243,7 @@ def parse_converse_stream(response: httpx.Response, *, provider: str, url: str, 
     first_content: int | None = None
     try:
         messages = list(iter_messages(response.content))
-    except EventStreamError as exc:
+    except ValueError as exc:
         raise ProviderResponseError(
             f"{provider}: {url} sent a broken event stream: {exc}", provider=provider, url=url
         ) from None

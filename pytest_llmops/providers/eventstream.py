@@ -13,15 +13,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["EventMessage", "EventStreamError", "iter_messages"]
+__all__ = ["EventMessage", "iter_messages"]
 
 _PRELUDE = struct.Struct(">III")
 #: Header value types: fixed sizes (type 6 and 7 carry a 2-byte length first).
 _FIXED = {0: 0, 1: 0, 2: 1, 3: 2, 4: 4, 5: 8, 8: 8, 9: 16}
-
-
-class EventStreamError(ValueError):
-    """The bytes are not a well-formed event stream (a bad length or checksum)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,26 +55,29 @@ def _headers(data: bytes) -> dict[str, Any]:
                 value = int.from_bytes(raw, "big", signed=kind != 8)
             position += width
         else:
-            raise EventStreamError(f"unknown header value type {kind} in header {name!r}")
+            raise ValueError(f"unknown header value type {kind} in header {name!r}")
         headers[name] = value
     return headers
 
 
 def iter_messages(body: bytes) -> Iterator[EventMessage]:
-    """The messages of a complete body; a cut last message ends the iteration (incomplete)."""
+    """The messages of a complete body; a cut last message ends the iteration (incomplete).
+
+    A bad length or checksum is a ``ValueError`` (the caller names the provider and URL).
+    """
     position = 0
     while position + _PRELUDE.size <= len(body):
         total, headers_length, prelude_crc = _PRELUDE.unpack_from(body, position)
         if zlib.crc32(body[position : position + 8]) != prelude_crc:
-            raise EventStreamError(f"bad prelude checksum at byte {position}")
+            raise ValueError(f"bad prelude checksum at byte {position}")
         if total < 16 + headers_length:
-            raise EventStreamError(f"message at byte {position} is shorter than its headers")
+            raise ValueError(f"message at byte {position} is shorter than its headers")
         end = position + total
         if end > len(body):
             return  # the stream was cut inside this message
         (message_crc,) = struct.unpack_from(">I", body, end - 4)
         if zlib.crc32(body[position : end - 4]) != message_crc:
-            raise EventStreamError(f"bad message checksum at byte {position}")
+            raise ValueError(f"bad message checksum at byte {position}")
         start = position + _PRELUDE.size
         headers = _headers(body[start : start + headers_length])
         yield EventMessage(headers, body[start + headers_length : end - 4], end)
