@@ -138,6 +138,9 @@ class LLMResponse:
     structured: Any = None
     #: Where the price came from, e.g. ``genai-prices 0.2.3`` (set when the response is priced).
     price_source: str | None = None
+    #: False when nobody reported the tokens (an application that returned plain text and whose
+    #: calls' responses say nothing): the call is then unpriced, never priced at $0.
+    usage_known: bool = True
 
 
 @dataclass(frozen=True, slots=True)

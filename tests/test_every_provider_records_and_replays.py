@@ -99,7 +99,8 @@ KINDS = [
     Kind(
         "openai-responses",
         "openai-responses:gpt-4o-mini",
-        _base,
+        # A key goes to a base URL other than OpenAI's only when the suite names its variable.
+        lambda s: f"{_base(s)}  api_key_env: OPENAI_API_KEY\n",
         lambda s: {"OPENAI_API_KEY": FAKE_OPENAI_KEY},
         "/v1/responses",
         "/v1/responses",
@@ -165,7 +166,7 @@ KINDS = [
     Kind(
         "openrouter",
         "openrouter:anthropic/claude-haiku-4.5",
-        _base,
+        lambda s: f"{_base(s)}  api_key_env: OPENROUTER_API_KEY\n",
         lambda s: {"OPENROUTER_API_KEY": FAKE_CUSTOM_KEY},
         "/v1/chat/completions",
         "/v1/chat/completions",

@@ -20,8 +20,9 @@ from ..assertions.registry import AssertionRegistry, default_registry
 from ..errors import BudgetExhaustedError
 from ..providers import Provider, ProviderRegistry, default_providers
 from ..recording.cassette import cassette_path
-from ..recording.interception import OWNED
+from ..recording.interception import OwnedHTTPTransport
 from ..recording.modes import RecordMode
+from ..recording.scrub import Redaction, Scrubber
 from ..results import LLMResponse
 from ..spec.schema import AssertionSpec, ProviderSpec
 from .pricing import Price, PriceTable, default_prices, parse_price
@@ -84,7 +85,10 @@ class Session:
     #: USD that live calls may spend in this run (``--llmops-budget``); None = no cap.
     budget_usd: float | None = None
     spent_usd: float = 0.0
+    #: What is redacted besides keys: ini ``llmops_redact_*`` and the redaction hook.
+    redaction: Redaction = field(default_factory=Redaction)
     _live: httpx.HTTPTransport | None = field(default=None, repr=False)
+    _scrubber: Scrubber | None = field(default=None, repr=False)
     _instances: dict[str, Provider] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _budget_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -114,9 +118,15 @@ class Session:
                     "(replays keep running)"
                 )
             if self._live is None:
-                self._live = httpx.HTTPTransport(retries=0)
-                setattr(self._live, OWNED, True)  # never rerouted to a cassette
+                # Never rerouted to a cassette, nor seen by another recorder's patches.
+                self._live = OwnedHTTPTransport(retries=0)
             return self._live
+
+    def scrubber(self) -> Scrubber:
+        """The scrubbed form of stored requests, for every cassette of the run."""
+        if self._scrubber is None:
+            self._scrubber = Scrubber.from_redaction(self.redaction, self.secrets)
+        return self._scrubber
 
     def backoff(self, spec: ProviderSpec, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before retry ``attempt`` (0-based): Retry-After, else jittered 2^n."""
@@ -145,9 +155,10 @@ class Session:
         """Price a response (an application may report its own cost) and count live spend.
 
         ``spec`` is the provider that answered: its kind picks provider-aware price ids
-        (``bedrock:`` asks for AWS's prices), and its ``price:`` wins over every table.
+        (``bedrock:`` asks for AWS's prices), and its ``price:`` wins over every table. A
+        response whose usage nobody reported stays unpriced, never $0.
         """
-        if response.cost_usd is None:
+        if response.cost_usd is None and response.usage_known:
             quote = self.prices.quote(
                 response.model,
                 response.usage,
@@ -155,7 +166,7 @@ class Session:
                 price=provider_price(spec) if spec is not None else None,
             )
             response = replace(response, cost_usd=quote.cost_usd, price_source=quote.source)
-        elif response.price_source is None:
+        elif response.cost_usd is not None and response.price_source is None:
             response = replace(response, price_source="reported by the application")
         if not response.replayed:
             self.add_spend(response.cost_usd)
