@@ -224,6 +224,14 @@ SETTINGS: tuple[Setting, ...] = (
         default=300.0,
     ),
     Setting(
+        "llmops_estimate",
+        "flag",
+        "Dry run: print, per variant, the input tokens of every request about to be sent and an "
+        "upper bound of its cost at max_tokens, then stop without a call.",
+        default=False,
+        ini=False,
+    ),
+    Setting(
         "llmops_suite_glob",
         "globs",
         "File name patterns of suite files.",
@@ -542,6 +550,7 @@ class Settings:
     retry_backoff: float = _default("llmops_retry_backoff")
     retry_max_backoff: float = _default("llmops_retry_max_backoff")
     case_timeout: float = _default("llmops_case_timeout")
+    estimate: bool = _default("llmops_estimate")
     suite_glob: tuple[str, ...] = _default("llmops_suite_glob")
     prompt_dirs: tuple[Path, ...] = _default("llmops_prompt_dirs")
     judge: str | None = None

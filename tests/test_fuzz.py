@@ -648,6 +648,7 @@ BAD_OPTIONS = {
     "--llmops-regression-alpha": ["0", "0.9", "nan", "5"],
     "--llmops-min-win-rate": ["half", "120%"],
     "--llmops-update-lock": ["yes"],
+    "--llmops-estimate": ["yes"],
     "--llmops-changed-since": ["no-such-ref-for-llmops"],
     "--llmops-diff": ["no-such-ref-for-llmops"],
     "--llmops-cassette-dir": ["pytest.ini"],  # an existing file

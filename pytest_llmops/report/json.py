@@ -13,6 +13,9 @@ does not exist (no score, an unpriced model's cost) is ``null``, never 0::
     generator        {name: "pytest-llmops", version}
     created_at       UTC time, ISO 8601
     prices_as_of     date of the built-in price table
+    price_sources    [{model, source}]: which source (and version) priced each model, e.g.
+                     "genai-prices 0.2.3 (anthropic:claude-haiku-4-5)", "llmops_prices prices.yaml",
+                     "local model (price 0)"; a model no source priced is in unpriced_models
     summary          statistics of the whole run (below), and:
       budget_usd       --llmops-budget, or null
       variants         [statistics of one prompt version × provider, plus variant, prompt,
@@ -35,9 +38,9 @@ does not exist (no score, an unpriced model's cost) is ``null``, never 0::
       model, answered_by, outcome ("passed" | "failed" | "error" | "unscored"), score,
       threshold, assertions [{type, passed, score, reason, weight, metric, line, unscored,
       raw (a judge's reply)}],
-      tokens {input, output, cached}, cost_usd, unpriced, judge_tokens, judge_cost_usd,
-      judge_failures, latency_ms, ttft_ms, replayed, retries, tags, output, messages
-      [{role, content}], runs [{outcome, score, error}], error
+      tokens {input, output, cached[, cache_write]}, cost_usd, unpriced, price_source,
+      judge_tokens, judge_cost_usd, judge_failures, latency_ms, ttft_ms, replayed, retries, tags,
+      output, messages [{role, content}], runs [{outcome, score, error}], error
     reruns           [{attempt, case}]: the earlier attempts themselves, sorted by id
     run              {tests_exit_status (pytest's, from the cases alone, before the gates),
                       merged_from (the shard reports `python -m pytest_llmops merge` combined)}
@@ -75,7 +78,15 @@ from ..gates.stats import VariantSummary
 from ..results import CaseResult
 from ..review.model import Review
 
-__all__ = ["SCHEMA_VERSION", "build_report", "load_report", "read_baseline", "read_reruns", "report_schema"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "build_report",
+    "load_report",
+    "price_sources",
+    "read_baseline",
+    "read_reruns",
+    "report_schema",
+]
 
 SCHEMA_VERSION = 1
 
@@ -141,6 +152,7 @@ def build_report(
         "generator": {"name": "pytest-llmops", "version": __version__},
         "created_at": created_at,
         "prices_as_of": PRICES_AS_OF,
+        "price_sources": price_sources(evaluation.results),
         "summary": summary,
         "cases": [r.to_dict() for r in evaluation.results],
     }
@@ -148,6 +160,12 @@ def build_report(
     if prompt_diffs is not None:  # --llmops-diff=REF: what changed in the prompts, and its effect
         report["prompt_diffs"] = prompt_diffs.to_dict()
     return report
+
+
+def price_sources(results: list[CaseResult] | tuple[CaseResult, ...]) -> list[dict[str, str]]:
+    """Each model a case was priced for, with the source that priced it, sorted."""
+    seen = {(r.model, r.price_source) for r in results if r.model and r.price_source}
+    return [{"model": model, "source": source} for model, source in sorted(seen)]
 
 
 def report_schema() -> dict[str, Any]:
