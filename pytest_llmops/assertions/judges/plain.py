@@ -1,0 +1,171 @@
+"""Verdicts written in plain words: ``Score: 4/5``, ``Rating: 2 out of 5``, ``**Verdict:** PASS``.
+
+A person reads these without hesitation, so the parser does too, where the scale is unambiguous:
+
+- pass-fail: a labelled ``PASS``/``FAIL`` (``Verdict:``, ``Final verdict:``, ``Decision:``,
+  ``Result:``, ``Overall:``, markdown bold or a heading around the label allowed), or a line that
+  says only ``PASS`` or ``FAIL`` in capitals;
+- scale: a labelled score (``Score:``, ``Rating:``, ``Final score:``), bare or over the scale's
+  top (``4/5``, ``4 out of 5``). A score over another top (``4 out of 10`` on 1-5) is no score,
+  and makes any other score in the reply doubtful (see ``other_scales``);
+- category: ``Category: C``, ``Answer: (C)``, ``GRADE: C``, ``The answer is (C)``, a line ``(C)``;
+- choice: ``[[A]]`` (the MT-Bench form), ``Winner: B``, ``Preferred: Response A``, ``Tie``.
+
+A letter grade (``GRADE: C``) is read only where categories were asked for: on a pass/fail or a
+number scale it could mean "correct" (Inspect's C/I) as well as a middling school grade.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from .fields import VerdictShape
+
+__all__ = ["PlainStatement", "other_scales", "plain_statements"]
+
+
+@dataclass(frozen=True, slots=True)
+class PlainStatement:
+    """One plain-words verdict: where it is and the fields it states, as a verdict object would."""
+
+    start: int
+    end: int
+    value: dict[str, Any]
+    #: Where the score's digits start (for g-eval's token weighting), if it states a score.
+    score_at: int | None = None
+
+
+_LEAD = r"(?:^|(?<=\n))[ \t>*#_\-|]*"  # line start, with markdown list, quote or heading marks
+_BOLD = r"[*_`]{0,3}"
+_SEP = r"\s*[:：=\-–—]\s*"
+_PASS_FAIL_LABEL = (
+    r"(?:final |overall |my )?(?:verdict|decision|result|judg(?:e)?ment|assessment|conclusion|outcome|grade)"
+    r"|overall"
+)
+_PASS_FAIL = re.compile(
+    _LEAD
+    + _BOLD
+    + rf"(?:{_PASS_FAIL_LABEL})"
+    + _BOLD
+    + _SEP
+    + _BOLD
+    + r"\s*(pass(?:ed)?|fail(?:ed)?)\b"
+    + r"(?![ \t]*(?:if|when|unless|only)\b)",
+    re.IGNORECASE,
+)
+# "## Verdict" on one line and "**PASS**" on the next.
+_PASS_FAIL_HEADING = re.compile(
+    _LEAD
+    + _BOLD
+    + rf"(?:{_PASS_FAIL_LABEL})"
+    + _BOLD
+    + r"[ \t:]*\n[ \t]*"
+    + _BOLD
+    + r"(pass(?:ed)?|fail(?:ed)?)"
+    + _BOLD
+    + r"[ \t.!]*(?=\n|$)",
+    re.IGNORECASE,
+)
+_BARE_PASS_FAIL = re.compile(_LEAD + _BOLD + r"(PASS|FAIL|PASSED|FAILED)" + _BOLD + r"[ \t.!]*(?=\n|$)")
+_SCORE_LABEL = r"(?:final |overall |total |my )?(?:score|rating|mark)"
+_SCORE = re.compile(
+    _LEAD
+    + _BOLD
+    + _SCORE_LABEL
+    + _BOLD
+    + r"(?:\s*[:：=]|\s+(?:is|of))\s*"
+    + _BOLD
+    + r"(-?\d+(?:\.\d+)?)"
+    + _BOLD
+    + r"(?:\s*(?:/|out of)\s*(\d+))?"
+    + r"(?![\d.]*\d)",
+    re.IGNORECASE,
+)
+#: "N out of M" or "N/M" after a rating word: detects a score on a scale other than the asked one.
+_ANY_FRACTION = re.compile(
+    r"(?:\b(?:score|scores|scored|rate|rating|rated|give|gives|grade|mark|deserves?)\b[^\n\d]{0,30}?)"
+    r"(\d+(?:\.\d+)?)\s*(?:/|out of)\s*(\d+)|(\d+(?:\.\d+)?)\s+out of\s+(\d+)",
+    re.IGNORECASE,
+)
+_CATEGORY = re.compile(
+    _LEAD
+    + _BOLD
+    + r"(?:final )?(?:category|answer|choice|grade|option|selection)"
+    + _BOLD
+    + r"(?:\s*[:：=]|\s+is)\s*"
+    + _BOLD
+    + r"\(?([A-Ea-e])\)?"
+    + _BOLD
+    + r"(?=[\s.,;!)]|$)",
+    re.IGNORECASE,
+)
+_ANSWER_IS = re.compile(r"\b(?:the )?(?:answer|category) is:?\s*\(([A-E])\)", re.IGNORECASE)
+_BARE_CATEGORY = re.compile(_LEAD + _BOLD + r"\(([A-E])\)" + _BOLD + r"[ \t.]*(?=\n|$)")
+_CHOICE_BRACKETS = re.compile(r"\[\[\s*(A|B|C|tie)\s*\]\]", re.IGNORECASE)
+_CHOICE_LABEL = re.compile(
+    _LEAD
+    + _BOLD
+    + r"(?:final )?(?:winner|preferred|preference|better|choice|verdict)"
+    + _BOLD
+    + _SEP
+    + _BOLD
+    + r"(?:response |output |assistant |answer )?(A|B|tie)\b"
+    + _BOLD,
+    re.IGNORECASE,
+)
+
+
+def plain_statements(text: str, shape: VerdictShape, *, any_scale: bool = False) -> Iterator[PlainStatement]:
+    """Every plain-words verdict of ``shape`` in ``text``, in order of position.
+
+    ``any_scale``: scores over any top count (for finding what the material states).
+    """
+    found: list[PlainStatement] = []
+    if shape.kind == "pass-fail":
+        for pattern in (_PASS_FAIL, _PASS_FAIL_HEADING, _BARE_PASS_FAIL):
+            for match in pattern.finditer(text):
+                word = match[1].lower()
+                found.append(
+                    PlainStatement(
+                        match.start(1), match.end(), {"verdict": "pass" if word[0] == "p" else "fail"}
+                    )
+                )
+    elif shape.kind == "scale":
+        for match in _SCORE.finditer(text):
+            high = shape.scale[1]
+            if match[2] is not None and int(match[2]) != high and not any_scale:
+                continue  # another scale: other_scales reports it
+            found.append(
+                PlainStatement(match.start(), match.end(), {"score": float(match[1])}, match.start(1))
+            )
+    elif shape.kind == "category":
+        for pattern in (_CATEGORY, _ANSWER_IS, _BARE_CATEGORY):
+            for match in pattern.finditer(text):
+                found.append(PlainStatement(match.start(), match.end(), {"category": match[1].upper()}))
+    else:
+        for pattern in (_CHOICE_BRACKETS, _CHOICE_LABEL):
+            for match in pattern.finditer(text):
+                word = match[1].lower()
+                choice = "tie" if word in ("tie", "c") else word.upper()
+                found.append(PlainStatement(match.start(), match.end(), {"choice": choice}))
+    # One statement may match two patterns: keep the first of those that overlap.
+    found.sort(key=lambda s: (s.start, -s.end))
+    last_end = -1
+    for statement in found:
+        if statement.start >= last_end:
+            yield statement
+            last_end = statement.end
+
+
+def other_scales(text: str, scale: tuple[int, int]) -> list[str]:
+    """Scores written over another top than the scale's (``4 out of 10`` when 1-5 was asked)."""
+    high = scale[1]
+    out = []
+    for match in _ANY_FRACTION.finditer(text):
+        value, top = (match[1], match[2]) if match[1] is not None else (match[3], match[4])
+        if int(top) != high and int(top) > 1:
+            out.append(f"{value} out of {top}")
+    return out
