@@ -119,6 +119,13 @@ def _key(value: Mapping[str, Any], names: tuple[str, ...]) -> str | None:
     return None
 
 
+def _boolean(value: Any) -> bool | None:
+    """``true``/``false``, also written as a string (``"pass": "true"``)."""
+    if isinstance(value, bool):
+        return value
+    return {"true": True, "false": False}.get(_word(value))
+
+
 def _word(text: Any) -> str:
     return text.strip().strip("*_`.!\"' ").lower() if isinstance(text, str) else ""
 
@@ -136,7 +143,7 @@ def decisive_key(value: Mapping[str, Any], shape: VerdictShape) -> str | None:
         if key is not None and _word(value[key]) in _WORD:
             return key
         key = _key(value, _PASS_KEYS)
-        return key if key is not None and isinstance(value[key], bool) else _key(value, ("verdict",))
+        return key if key is not None and _boolean(value[key]) is not None else _key(value, ("verdict",))
     if shape.kind == "scale":
         return _key(value, _SCORE_KEYS)
     if shape.kind == "choice":
@@ -240,7 +247,7 @@ def read_fields(value: Mapping[str, Any], shape: VerdictShape) -> tuple[Reading 
 
 def _pass_fail(value: Mapping[str, Any], key: str | None, reason: str) -> tuple[Reading | None, str]:
     raw = value[key] if key is not None else None
-    passed = raw if isinstance(raw, bool) else _WORD.get(_word(raw))
+    passed = _boolean(raw) if key is not None and key.lower() in _PASS_KEYS else _WORD.get(_word(raw))
     if passed is None:
         shown = 'no "verdict"' if key is None else f'"verdict": {json.dumps(raw)[:40]}'
         return None, f'{shown} (expected "pass" or "fail")'
@@ -248,7 +255,7 @@ def _pass_fail(value: Mapping[str, Any], key: str | None, reason: str) -> tuple[
     for other in (_key(value, _VERDICT_KEYS), _key(value, _PASS_KEYS)):
         if other is None or other == key:
             continue
-        said = value[other] if isinstance(value[other], bool) else _WORD.get(_word(value[other]))
+        said = _boolean(value[other]) if other.lower() in _PASS_KEYS else _WORD.get(_word(value[other]))
         if said is not None and said != passed:
             return None, f'"{key}" and "{other}" disagree'
     score = None
@@ -280,8 +287,8 @@ def signature(value: Mapping[str, Any], shape: VerdictShape) -> dict[str, Any]:
     pass_key = _key(value, _PASS_KEYS)
     if verdict_key is not None and _word(value[verdict_key]) in _WORD:
         out["verdict"] = _WORD[_word(value[verdict_key])]
-    elif pass_key is not None and isinstance(value[pass_key], bool):
-        out["verdict"] = value[pass_key]
+    elif pass_key is not None and _boolean(value[pass_key]) is not None:
+        out["verdict"] = _boolean(value[pass_key])
     key = _key(value, _SCORE_KEYS)
     if key is not None:
         score = number(value[key])

@@ -9,7 +9,10 @@ A person reads these without hesitation, so the parser does too, where the scale
   top (``4/5``, ``4 out of 5``). A score over another top (``4 out of 10`` on 1-5) is no score,
   and makes any other score in the reply doubtful (see ``other_scales``);
 - category: ``Category: C``, ``Answer: (C)``, ``GRADE: C``, ``The answer is (C)``, a line ``(C)``;
-- choice: ``[[A]]`` (the MT-Bench form), ``Winner: B``, ``Preferred: Response A``, ``Tie``.
+- choice: ``[[A]]`` (the MT-Bench form), ``Winner: B``, ``Preferred: Response A``, ``Tie``;
+- any kind: the tag forms (``<verdict>pass</verdict>``, ``<score>4</score>``, MT-Bench's
+  ``Rating: [[4]]``), and a last line that says only the verdict (``PASS``, ``4``, ``4/5``, ``(C)``),
+  as a judge asked for "the score only" answers.
 
 A letter grade (``GRADE: C``) is read only where categories were asked for: on a pass/fail or a
 number scale it could mean "correct" (Inspect's C/I) as well as a middling school grade.
@@ -42,8 +45,8 @@ _LEAD = r"(?:^|(?<=\n))[ \t>*#_\-|]*"  # line start, with markdown list, quote o
 _BOLD = r"[*_`]{0,3}"
 _SEP = r"\s*[:：=\-–—]\s*"
 _PASS_FAIL_LABEL = (
-    r"(?:final |overall |my )?(?:verdict|decision|result|judg(?:e)?ment|assessment|conclusion|outcome|grade)"
-    r"|overall"
+    r"(?:final |overall |my )?(?:verdict|decision|result|judg(?:e)?ment|assessment|conclusion|outcome|grade"
+    r"|answer)|overall"
 )
 _PASS_FAIL = re.compile(
     _LEAD
@@ -104,6 +107,11 @@ _CATEGORY = re.compile(
 )
 _ANSWER_IS = re.compile(r"\b(?:the )?(?:answer|category) is:?\s*\(([A-E])\)", re.IGNORECASE)
 _BARE_CATEGORY = re.compile(_LEAD + _BOLD + r"\(([A-E])\)" + _BOLD + r"[ \t.]*(?=\n|$)")
+_TAGGED = re.compile(r"<(verdict|score|rating|category|choice)>\s*([^<\n]{1,20}?)\s*</\1>", re.IGNORECASE)
+_DOUBLE_BRACKETS = re.compile(r"\[\[\s*(-?\d+(?:\.\d+)?)\s*\]\]")
+_LAST_LINE = re.compile(r"[^\n]*\S[^\n]*\s*$")
+_LINE_NOISE = " \t*_`#>.!\"'-|✅❌✓✗✔✘"
+_LAST_SCORE = re.compile(r"^(-?\d+(?:\.\d+)?)(?:\s*(?:/|out of)\s*(\d+))?$")
 _CHOICE_BRACKETS = re.compile(r"\[\[\s*(A|B|C|tie)\s*\]\]", re.IGNORECASE)
 _CHOICE_LABEL = re.compile(
     _LEAD
@@ -151,6 +159,10 @@ def plain_statements(text: str, shape: VerdictShape, *, any_scale: bool = False)
                 word = match[1].lower()
                 choice = "tie" if word in ("tie", "c") else word.upper()
                 found.append(PlainStatement(match.start(), match.end(), {"choice": choice}))
+    found += _tagged(text, shape, any_scale=any_scale)
+    last = _last_line(text, shape)
+    if last is not None:
+        found.append(last)
     # One statement may match two patterns: keep the first of those that overlap.
     found.sort(key=lambda s: (s.start, -s.end))
     last_end = -1
@@ -158,6 +170,57 @@ def plain_statements(text: str, shape: VerdictShape, *, any_scale: bool = False)
         if statement.start >= last_end:
             yield statement
             last_end = statement.end
+
+
+def _tagged(text: str, shape: VerdictShape, *, any_scale: bool) -> list[PlainStatement]:
+    """``<verdict>pass</verdict>``, ``<score>4</score>``, ``[[4]]``: the tag forms judges use."""
+    found = []
+    for match in _TAGGED.finditer(text):
+        name, word = match[1].lower(), match[2].strip().strip("*().").strip()
+        value: dict[str, Any] | None = None
+        if shape.kind == "pass-fail" and name == "verdict" and word.lower() in ("pass", "fail"):
+            value = {"verdict": word.lower()}
+        elif shape.kind == "scale" and name in ("score", "rating"):
+            score = _LAST_SCORE.match(word)
+            if score is not None and (score[2] is None or int(score[2]) == shape.scale[1] or any_scale):
+                statement = PlainStatement(
+                    match.start(), match.end(), {"score": float(score[1])}, match.start(2)
+                )
+                found.append(statement)
+        elif shape.kind == "category" and name == "category" and word.upper() in shape.categories and word:
+            value = {"category": word.upper()}
+        elif shape.kind == "choice" and name == "choice":
+            value = {"choice": word}
+        if value is not None:
+            found.append(PlainStatement(match.start(), match.end(), value))
+    if shape.kind == "scale":
+        for match in _DOUBLE_BRACKETS.finditer(text):
+            found.append(
+                PlainStatement(match.start(), match.end(), {"score": float(match[1])}, match.start(1))
+            )
+    return found
+
+
+def _last_line(text: str, shape: VerdictShape) -> PlainStatement | None:
+    """The reply's last line when it says only the verdict: ``pass``, ``4``, ``4/5``, ``(C)``, ``B``."""
+    match = _LAST_LINE.search(text)
+    if match is None:
+        return None
+    line = match[0].strip().strip(_LINE_NOISE)
+    start = match.start() + match[0].find(line) if line else match.start()
+    end = start + len(line)
+    if shape.kind == "pass-fail" and line.lower() in ("pass", "fail", "passed", "failed"):
+        return PlainStatement(start, end, {"verdict": line.lower()[:4]})
+    if shape.kind == "scale":
+        score = _LAST_SCORE.match(line)
+        if score is not None and (score[2] is None or int(score[2]) == shape.scale[1]):
+            return PlainStatement(start, end, {"score": float(score[1])}, start)
+    inner = line.strip("()[] ")
+    if shape.kind == "category" and len(inner) == 1 and inner.upper() in shape.categories and line.isupper():
+        return PlainStatement(start, end, {"category": inner.upper()})
+    if shape.kind == "choice" and inner.lower() in ("a", "b", "tie"):
+        return PlainStatement(start, end, {"choice": "tie" if inner.lower() == "tie" else inner.upper()})
+    return None
 
 
 def other_scales(text: str, scale: tuple[int, int]) -> list[str]:

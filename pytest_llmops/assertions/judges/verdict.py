@@ -155,7 +155,14 @@ def _labelled_criterion(visible: str, start: int) -> bool:
 
 
 def _inner_verdict(value: Mapping[str, Any], shape: VerdictShape) -> Mapping[str, Any] | None:
-    """A verdict written as JSON inside a string value (``{"result": "{\\"verdict\\": ...}"}``)."""
+    """The verdict of an object that holds it one level down.
+
+    In a nested object (``{"evaluation": {"verdict": "pass"}}``), when exactly one holds one, or
+    as JSON inside a string value (``{"result": "{\\"verdict\\": ...}"}``).
+    """
+    nested = [v for v in value.values() if isinstance(v, Mapping) and decisive_key(v, shape) is not None]
+    if len(nested) == 1:
+        return nested[0]
     for item in value.values():
         if isinstance(item, str) and "{" in item:
             for inner in find_objects(item):
