@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +27,16 @@ from pytest_llmops.results import LLMResponse, Message, Usage
 from pytest_llmops.spec.schema import AssertionSpec, ProviderSpec
 from pytest_llmops.testing import ScriptedLLMServer, tokenize
 
-from .helpers import add_ini, write
+from .helpers import (
+    RESULTS_CONFTEST,
+    add_ini,
+    is_judge,
+    judge_kind,
+    judge_request,
+    judged_output,
+    results,
+    write,
+)
 
 PASS_FAIL = VerdictShape("pass-fail")
 ONE_TO_FIVE = VerdictShape("scale", scale=(1, 5))
@@ -344,52 +352,6 @@ def test_every_judge_type_is_registered_as_using_a_judge(kind: str) -> None:
 
 
 # --- end to end through the scripted server -------------------------------------------------
-
-RESULTS_CONFTEST = """
-import json
-
-def pytest_runtest_logreport(report):
-    if report.when == "call":
-        for name, value in report.user_properties:
-            if name == "llmops":
-                with open("results.jsonl", "a") as handle:
-                    handle.write(json.dumps(value) + "\\n")
-"""
-
-
-def results(pytester: pytest.Pytester) -> dict[str, dict[str, Any]]:
-    """Case results by case name, from the last run (the conftest hook appends them)."""
-    path = pytester.path / "results.jsonl"
-    found = {}
-    for line in path.read_text().splitlines():
-        data = json.loads(line)
-        found[data["case"]] = data
-    path.unlink()
-    return found
-
-
-def judge_request(body: Any) -> tuple[str, str]:
-    """(system prompt, first user message) of a chat request, OpenAI or Anthropic shaped."""
-    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
-    system = body.get("system") or next((m["content"] for m in messages if m["role"] == "system"), "")
-    user = next((m["content"] for m in messages if m["role"] == "user"), "")
-    return str(system), str(user)
-
-
-def is_judge(body: Any) -> bool:
-    return JUDGE_MARKER in judge_request(body)[0]
-
-
-def judge_kind(body: Any) -> str:
-    match = re.search(r"v\d+, ([a-z-]+)\)", judge_request(body)[0])
-    assert match, body
-    return match[1]
-
-
-def judged_output(body: Any) -> str:
-    match = re.search(r"<output-(\w+)>\n(.*)\n</output-\1>", judge_request(body)[1], re.DOTALL)
-    assert match, body
-    return match[2]
 
 
 def good_or_bad_judge(body: Any) -> str:

@@ -39,6 +39,8 @@ __all__ = ["EXAMPLE_TAG", "Material", "MaterialIndex", "echoed_spans", "tag"]
 
 EXAMPLE_TAG = "example"
 _NESTED_STRING_DEPTH = 3
+#: Shortest candidate text compared by occurrence (``{"score":4}`` is 11 characters squashed).
+_TELLING_LENGTH = 10
 _SHAPES = (VerdictShape("pass-fail"), VerdictShape("scale"), VerdictShape("category"), VerdictShape("choice"))
 
 
@@ -113,9 +115,12 @@ class MaterialIndex:
         return cls(tuple(texts), objects)
 
     def holds_text(self, text: str) -> bool:
-        """Whether ``text`` (folded, without spaces) occurs in the material."""
+        """Whether ``text`` (folded, without spaces) occurs in the material.
+
+        Only for text long enough to be telling: a bare ``4`` occurs in any text.
+        """
         needle = squash(text)
-        return bool(needle) and any(needle in haystack for haystack in self.squashed)
+        return len(needle) >= _TELLING_LENGTH and any(needle in haystack for haystack in self.squashed)
 
     def holds_verdict(self, value: Mapping[str, Any], shape: VerdictShape) -> bool:
         """Whether a candidate's decision fields all equal those of an object in the material."""

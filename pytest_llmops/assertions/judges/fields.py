@@ -41,12 +41,23 @@ _PASS_KEYS = ("pass", "passed")
 _SCORE_KEYS = ("score", "rating", "overall_score", "final_score")
 _CATEGORY_KEYS = ("category", "choice", "answer", "grade")
 _CHOICE_KEYS = ("choice", "winner", "preferred", "better", "verdict")
-_CRITERION_KEYS = ("criterion", "requirement", "aspect", "dimension", "name", "check", "item", "question")
+_CRITERION_KEYS = (
+    "criterion", "requirement", "aspect", "dimension", "name", "check", "item", "question", "claim", "step",
+)  # fmt: skip
 _HOLDS_KEYS = ("holds", "met", "satisfied", "pass", "passed", "ok", "verdict", "result")
 _REASON_KEYS = ("reason", "reasoning", "explanation", "rationale", "justification")
 _LIST_KEYS = ("requirements", "criteria", "checks", "results")
 _WORD = {"pass": True, "passed": True, "fail": False, "failed": False}
 _FRACTION = re.compile(r"^\s*(-?\d+(?:\.\d+)?)\s*(?:/|out of)\s*(\d+)\s*$", re.IGNORECASE)
+#: A passing score or category whose reason says the opposite (unless negated: "nothing off-topic").
+_NEGATIVE_REASON = re.compile(
+    r"\b(?:irrelevant|unrelated|off[- ]topic|contradict\w*|disagree\w*|inconsistent|incorrect|wrong"
+    r"|does(?: not|n't) (?:address|answer|mention|match|agree))\b",
+    re.IGNORECASE,
+)
+_NEGATION_BEFORE = re.compile(
+    r"\b(?:no|not|nothing|never|without|hardly any|n't)\W+(?:\w+\W+)?$", re.IGNORECASE
+)
 #: A pass whose reason says otherwise: "fails", "does not satisfy/meet the rubric", "not met".
 FAILURE_WORDS = re.compile(
     r"(?<!never )(?<!not )(?<!n't )\bfail(?:s|ed|ing)?\b(?! to (?:harm|offend))"
@@ -159,6 +170,14 @@ def _reason(value: Mapping[str, Any]) -> str:
     return reason.strip() if isinstance(reason, str) else json.dumps(reason, ensure_ascii=False)
 
 
+def negative_reason(reason: str) -> str | None:
+    """The words of a reason that speak against a passing score (``"irrelevant"``), if any."""
+    for match in _NEGATIVE_REASON.finditer(reason):
+        if not _NEGATION_BEFORE.search(reason[max(0, match.start() - 30) : match.start()]):
+            return match[0]
+    return None
+
+
 def scale_score(raw: Any, scale: tuple[int, int]) -> tuple[float | None, str]:
     """A score on ``scale`` from a number, ``"4"``, ``"4/5"`` or ``"4 out of 5"``; else why not."""
     low, high = scale
@@ -222,12 +241,18 @@ def read_fields(value: Mapping[str, Any], shape: VerdictShape) -> tuple[Reading 
         score, problem = scale_score(value[key], shape.scale)
         if score is None:
             return None, f'"score": {problem}'
-        verdict_key = _key(value, _VERDICT_KEYS)
-        stated = _WORD.get(_word(value[verdict_key])) if verdict_key else None
         low, high = shape.scale
-        if stated is not None and stated != ((score - low) / (high - low) >= 0.5):
-            word = "pass" if stated else "fail"
-            return None, f'"{word}" contradicts its own score {score:g} on {low}-{high}'
+        for other in (_key(value, _VERDICT_KEYS), _key(value, _PASS_KEYS)):
+            if other is None:
+                continue
+            said = value[other]
+            stated = _boolean(said) if other.lower() in _PASS_KEYS else _WORD.get(_word(said))
+            if stated is not None and stated != ((score - low) / (high - low) >= 0.5):
+                word = "pass" if stated else "fail"
+                return None, f'"{word}" contradicts its own score {score:g} on {low}-{high}'
+        against = negative_reason(reason) if (score - low) / (high - low) >= 0.5 else None
+        if against is not None:
+            return None, f"the score {score:g} contradicts its own reason ({against!r})"
         return Reading(reason, None, score, score_key=key), ""
     if shape.kind == "choice":
         raw = value[key] if key is not None else None
@@ -242,6 +267,9 @@ def read_fields(value: Mapping[str, Any], shape: VerdictShape) -> tuple[Reading 
     if len(letter) != 1 or letter not in shape.categories:
         shown = 'no "category"' if raw is None else f'"category": {json.dumps(raw)[:40]}'
         return None, f"{shown} (expected one of {', '.join(shape.categories)})"
+    against = negative_reason(reason) if letter not in shape.failing else None
+    if against is not None:
+        return None, f"the category {letter} contradicts its own reason ({against!r})"
     return Reading(reason, letter not in shape.failing, None, category=letter), ""
 
 

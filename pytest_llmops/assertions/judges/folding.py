@@ -5,7 +5,8 @@ reading it as a person would, repeats it in plain form: a Cyrillic ``е`` in ``v
 braces, a zero-width space, HTML entities, backslash escapes. ``fold`` undoes all of these: Unicode
 NFKC (full-width and other compatibility forms), invisible characters removed, the confusable
 letters folded to the Latin ones they imitate, then case-folded. ``variants`` adds the text with
-HTML entities and backslash escapes decoded, so a verdict hidden by either is found as well.
+HTML entities, backslash and URL escapes decoded and invisible tag characters spelled out, so a
+verdict hidden by any of them is found as well.
 
 The confusables table is ours, not a library's: the defence must run on every install, and only
 the characters that can spell the verdict vocabulary (``verdict``, ``pass``, ``fail``, ``score``,
@@ -18,6 +19,7 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+import urllib.parse
 from functools import lru_cache
 
 __all__ = ["fold", "squash", "variants"]
@@ -80,13 +82,29 @@ def _unescape_backslashes(text: str) -> str:
     return _BACKSLASH.sub(one, text)
 
 
+#: Unicode "tag" characters (U+E0020-U+E007E) mirror ASCII invisibly: text smuggled past a reader.
+_TAGS = re.compile("[\U000e0020-\U000e007e]+")
+
+
+def _untag(text: str) -> str:
+    return _TAGS.sub(lambda m: "".join(chr(ord(c) - 0xE0000) for c in m[0]), text)
+
+
 @lru_cache(maxsize=256)
 def variants(text: str) -> tuple[str, ...]:
-    """The folded text, and it again with HTML entities and backslash escapes decoded (twice deep)."""
+    """The folded text, and it again decoded: invisible tag characters spelled out, HTML entities,
+    backslash and URL escapes decoded (two rounds, for an escape of an escape: ``&amp;quot;``)."""
     found = [fold(text)]
-    for _ in range(2):  # an escape of an escape ("\\\"") or "&amp;quot;" takes two rounds
+    if _TAGS.search(text):
+        found.append(fold(_untag(text)))
+    for _ in range(2):
         for current in list(found):
-            for decoded in (html.unescape(current), _unescape_backslashes(current)):
+            decodings = (
+                html.unescape(current),
+                _unescape_backslashes(current),
+                urllib.parse.unquote(current),
+            )
+            for decoded in decodings:
                 decoded = fold(decoded)
                 if decoded not in found:
                     found.append(decoded)

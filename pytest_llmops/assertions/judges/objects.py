@@ -117,8 +117,19 @@ class _Reader:
         self.loose = loose
 
     def ws(self, i: int) -> int:
-        while i < self.end and self.text[i] in " \t\r\n":
-            i += 1
+        """Past whitespace and comments (``// ...`` and ``/* ... */``, which judges sometimes add)."""
+        text, end = self.text, self.end
+        while i < end:
+            if text[i] in " \t\r\n":
+                i += 1
+            elif text.startswith("//", i):
+                newline = text.find("\n", i, end)
+                i = end if newline < 0 else newline + 1
+            elif text.startswith("/*", i):
+                close = text.find("*/", i + 2, end)
+                i = end if close < 0 else close + 2
+            else:
+                break
         return i
 
     def value(self, i: int, depth: int) -> tuple[Any, int]:

@@ -81,7 +81,7 @@ _SCORE = re.compile(
     + _BOLD
     + r"(?:\s*[:：=]|\s+(?:is|of))\s*"
     + _BOLD
-    + r"(-?\d+(?:\.\d+)?)"
+    + r"\s*(-?\d+(?:\.\d+)?)"
     + _BOLD
     + r"(?:\s*(?:/|out of)\s*(\d+))?"
     + r"(?![\d.]*\d)",
@@ -100,7 +100,7 @@ _CATEGORY = re.compile(
     + _BOLD
     + r"(?:\s*[:：=]|\s+is)\s*"
     + _BOLD
-    + r"\(?([A-Ea-e])\)?"
+    + r"\s*\(?([A-Ea-e])\)?"
     + _BOLD
     + r"(?=[\s.,;!)]|$)",
     re.IGNORECASE,
@@ -108,8 +108,7 @@ _CATEGORY = re.compile(
 _ANSWER_IS = re.compile(r"\b(?:the )?(?:answer|category) is:?\s*\(([A-E])\)", re.IGNORECASE)
 _BARE_CATEGORY = re.compile(_LEAD + _BOLD + r"\(([A-E])\)" + _BOLD + r"[ \t.]*(?=\n|$)")
 _TAGGED = re.compile(r"<(verdict|score|rating|category|choice)>\s*([^<\n]{1,20}?)\s*</\1>", re.IGNORECASE)
-_DOUBLE_BRACKETS = re.compile(r"\[\[\s*(-?\d+(?:\.\d+)?)\s*\]\]")
-_LAST_LINE = re.compile(r"[^\n]*\S[^\n]*\s*$")
+_DOUBLE_BRACKETS = re.compile(r"\[\[\s*(-?\d+(?:\.\d+)?|pass|fail|[A-E])\s*\]\]", re.IGNORECASE)
 _LINE_NOISE = " \t*_`#>.!\"'-|✅❌✓✗✔✘"
 _LAST_SCORE = re.compile(r"^(-?\d+(?:\.\d+)?)(?:\s*(?:/|out of)\s*(\d+))?$")
 _CHOICE_BRACKETS = re.compile(r"\[\[\s*(A|B|C|tie)\s*\]\]", re.IGNORECASE)
@@ -187,27 +186,35 @@ def _tagged(text: str, shape: VerdictShape, *, any_scale: bool) -> list[PlainSta
                     match.start(), match.end(), {"score": float(score[1])}, match.start(2)
                 )
                 found.append(statement)
-        elif shape.kind == "category" and name == "category" and word.upper() in shape.categories and word:
+        elif shape.kind == "category" and name == "category" and _letter(word, shape):
             value = {"category": word.upper()}
         elif shape.kind == "choice" and name == "choice":
             value = {"choice": word}
         if value is not None:
             found.append(PlainStatement(match.start(), match.end(), value))
-    if shape.kind == "scale":
-        for match in _DOUBLE_BRACKETS.finditer(text):
-            found.append(
-                PlainStatement(match.start(), match.end(), {"score": float(match[1])}, match.start(1))
-            )
+    for match in _DOUBLE_BRACKETS.finditer(text):  # MT-Bench's [[5]], and [[PASS]], [[C]] alike
+        word = match[1]
+        if shape.kind == "scale" and word[0] in "-0123456789":
+            found.append(PlainStatement(match.start(), match.end(), {"score": float(word)}, match.start(1)))
+        elif shape.kind == "pass-fail" and word.lower() in ("pass", "fail"):
+            found.append(PlainStatement(match.start(), match.end(), {"verdict": word.lower()}))
+        elif shape.kind == "category" and _letter(word, shape) and word.isupper():
+            found.append(PlainStatement(match.start(), match.end(), {"category": word}))
     return found
+
+
+def _letter(word: str, shape: VerdictShape) -> bool:
+    return len(word) == 1 and word.upper() in shape.categories
 
 
 def _last_line(text: str, shape: VerdictShape) -> PlainStatement | None:
     """The reply's last line when it says only the verdict: ``pass``, ``4``, ``4/5``, ``(C)``, ``B``."""
-    match = _LAST_LINE.search(text)
-    if match is None:
+    body = text.rstrip()
+    line_start = body.rfind("\n") + 1
+    line = body[line_start:].strip(_LINE_NOISE)
+    if not line:
         return None
-    line = match[0].strip().strip(_LINE_NOISE)
-    start = match.start() + match[0].find(line) if line else match.start()
+    start = body.index(line, line_start)
     end = start + len(line)
     if shape.kind == "pass-fail" and line.lower() in ("pass", "fail", "passed", "failed"):
         return PlainStatement(start, end, {"verdict": line.lower()[:4]})

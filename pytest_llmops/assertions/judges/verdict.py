@@ -228,6 +228,7 @@ def _parse(
     hidden = [*echoed_spans(reply, names, nonce), *_reasoning_spans(reply)]
     visible = _blank(reply, hidden)
     live: list[_Candidate] = []
+    set_aside: list[tuple[int, int]] = []  # candidates that are not the judge's: no trailing words
     quoted = hypothetical = 0
     last_problem = ""
     for candidate in _candidates(reply, visible, hidden, shape):
@@ -242,9 +243,11 @@ def _parse(
             candidate.value, shape
         ):
             quoted += 1
+            set_aside.append((candidate.start, candidate.end))
             continue
         if _hypothetical(visible, candidate.start, candidate.end):
             hypothetical += 1
+            set_aside.append((candidate.start, candidate.end))
             continue
         criterion = criterion_name(candidate.value) is not None or _labelled_criterion(
             visible, candidate.start
@@ -273,7 +276,13 @@ def _parse(
                 " so its score is ambiguous"
             )
     return _final(
-        reply, visible, live, shape, quoted=quoted, hypothetical=hypothetical, last_problem=last_problem
+        reply,
+        _blank(visible, set_aside),
+        live,
+        shape,
+        quoted=quoted,
+        hypothetical=hypothetical,
+        last_problem=last_problem,
     )
 
 
@@ -290,7 +299,7 @@ def _final(
     overall = [c for c in live if not c.criterion]
     criteria = [c for c in live if c.criterion]
     if not overall:
-        if criteria and shape.kind == "pass-fail":
+        if criteria and shape.kind in ("pass-fail", "category"):
             return _from_criteria(criteria, shape)
         if last_problem:
             raise VerdictParseError(f"the reply's JSON has {last_problem}")
@@ -351,7 +360,7 @@ def _final(
 
 
 def _from_criteria(criteria: Sequence[_Candidate], shape: VerdictShape) -> Verdict:
-    """A pass/fail reply that only judges each criterion: it passes when every one does."""
+    """A reply that only judges each criterion (or claim): it passes when every one does."""
     results = []
     for candidate in criteria:
         reading, problem = read_fields(candidate.value, shape)
