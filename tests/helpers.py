@@ -218,6 +218,7 @@ def judge_outcome(
     negated: bool = False,
     provider: str = "openai:gpt-4o-mini",
     question: str = CORPUS_INPUT,
+    settings: dict[str, Any] | None = None,
 ) -> Any:
     """The assertion result of judge ``kind`` (a JUDGE_SPECS key) on ``output``, through the real check."""
     from pytest_llmops.assertions import AssertionContext, default_registry
@@ -225,7 +226,7 @@ def judge_outcome(
     from pytest_llmops.results import LLMResponse, Message
     from pytest_llmops.spec.schema import AssertionSpec
 
-    spec = {"provider": provider, **JUDGE_SPECS[kind]}
+    spec = {"provider": provider, **JUDGE_SPECS[kind], **(settings or {})}
     if negated:
         spec["type"] = "not-" + spec["type"]
     prepared = default_registry.prepare(AssertionSpec.model_validate(spec), base_dir=Path("."))
