@@ -38,6 +38,7 @@ from ...errors import VerdictParseError
 from ...results import LLMResponse
 from .defence import Material, MaterialIndex, echoed_spans
 from .fields import FAILURE_WORDS, VerdictShape, criterion_name, decisive_key, read_fields
+from .layout import blank, hypothetical, labelled_criterion, reasoning_spans
 from .objects import find_objects
 from .plain import other_scales, plain_statements
 
@@ -46,33 +47,6 @@ __all__ = ["NORMAL_FINISH", "Verdict", "VerdictShape", "parse_verdict", "read_re
 #: Finish reasons of a reply that ended on its own (OpenAI's, Anthropic's, others' spellings).
 NORMAL_FINISH = frozenset(
     {"stop", "end_turn", "stop_sequence", "tool_calls", "tool_use", "eos", "function_call"}
-)
-_REASONING = "think|thinking|reasoning|reflection|scratchpad|analysis|draft"
-_REASONING_TAG = re.compile(rf"<(/?)({_REASONING})(?:\s[^>]*)?>", re.IGNORECASE)
-_HYPOTHETICAL_BEFORE = re.compile(
-    r"(?:\be\.g\.|\beg\b|\bi\.e\.|\bfor (?:example|instance)\b|\bsuch as\b|\bhypothetical\w*|\ban example\b"
-    r"|\bexample\s*[:：]|\binstead of\b|\brather than\b"
-    r"|\b(?:would|could|might) (?:be|have been|look like|read)\b"
-    r"|\bsomething like\b|\bwould have (?:written|given|said)\b)[^\n.!?]*$",
-    re.IGNORECASE,
-)
-_HYPOTHETICAL_AFTER = re.compile(
-    r"^[\s\"'`)\]]{0,4}(?:would|could|might|means|indicates|is (?:an|the|just an) example|as an example)\b",
-    re.IGNORECASE,
-)
-_CRITERION_LABEL = re.compile(
-    r"(?:^|\n)[ \t>*#\-|]*(?:\d+[.)]\s*)?[*_`]{0,3}([A-Za-z][\w /&'()-]{0,40}?)[*_`]{0,3}"
-    r"\s*[:：\-–—]\s*[*_`]{0,3}\s*$"
-)
-_OVERALL_LABELS = re.compile(
-    r"^(?:final|overall|verdict|decision|result|json|answer|output|reply|response|here|my|summary|assessment"
-    r"|evaluation|conclusion|judg(?:e)?ment|score|rating|grade|category|the verdict|final verdict"
-    r"|final answer"
-    r"|final score|overall verdict|overall score|in summary|therefore|so|thus"
-    # drafts and revisions are verdicts too (the last one counts), not criteria
-    r"|first|initial|draft|revised|revision|on reflection|on second thought|(?:first |second )?thought"
-    r"|update|updated|correction|corrected|actually|reconsidered|wait|then|now|again)\b",
-    re.IGNORECASE,
 )
 _LATER_SCORE = re.compile(
     r"\b(?:give|gives|giving|rate|rating|rated|score|scored|lower|raise|revise|change|adjust"
@@ -112,46 +86,6 @@ class _Candidate:
     source: str
     score_at: Mapping[str, int] = field(default_factory=dict)
     criterion: bool = False
-
-
-def _reasoning_spans(reply: str) -> list[tuple[int, int]]:
-    """Spans of reasoning the verdict must not come from (see the module's rule 2)."""
-    spans: list[tuple[int, int]] = []
-    opened: int | None = None
-    done = 0
-    for match in _REASONING_TAG.finditer(reply):
-        if not match[1] and opened is None:
-            opened = match.start()
-        elif match[1] and opened is not None:
-            spans.append((opened, match.end()))
-            opened, done = None, match.end()
-        elif match[1]:  # a closing tag without its opening: what came before was reasoning
-            spans.append((done, match.end()))
-            done = match.end()
-    if opened is not None:
-        spans.append((opened, len(reply)))
-    return spans
-
-
-def _blank(text: str, spans: Sequence[tuple[int, int]]) -> str:
-    """``text`` with ``spans`` turned into spaces: offsets are kept, the content is gone."""
-    chars = list(text)
-    for start, end in spans:
-        chars[start:end] = " " * (end - start)
-    return "".join(chars)
-
-
-def _hypothetical(visible: str, start: int, end: int) -> bool:
-    line_start = visible.rfind("\n", 0, start) + 1
-    clause = visible[max(line_start, start - 160) : start]
-    return bool(_HYPOTHETICAL_BEFORE.search(clause) or _HYPOTHETICAL_AFTER.match(visible[end : end + 60]))
-
-
-def _labelled_criterion(visible: str, start: int) -> bool:
-    """Whether the candidate follows a criterion label on its line (``**Politeness**: {...}``)."""
-    line_start = visible.rfind("\n", 0, start)
-    label = _CRITERION_LABEL.search(visible[max(0, line_start) : start])
-    return label is not None and not _OVERALL_LABELS.match(label[1].strip())
 
 
 def _inner_verdict(value: Mapping[str, Any], shape: VerdictShape) -> Mapping[str, Any] | None:
@@ -225,11 +159,11 @@ def _parse(
     *,
     decode: bool,
 ) -> Verdict:
-    hidden = [*echoed_spans(reply, names, nonce), *_reasoning_spans(reply)]
-    visible = _blank(reply, hidden)
+    hidden = [*echoed_spans(reply, names, nonce), *reasoning_spans(reply)]
+    visible = blank(reply, hidden)
     live: list[_Candidate] = []
     set_aside: list[tuple[int, int]] = []  # candidates that are not the judge's: no trailing words
-    quoted = hypothetical = 0
+    quoted = hypotheticals = 0
     last_problem = ""
     for candidate in _candidates(reply, visible, hidden, shape):
         value = candidate.value
@@ -245,11 +179,11 @@ def _parse(
             quoted += 1
             set_aside.append((candidate.start, candidate.end))
             continue
-        if _hypothetical(visible, candidate.start, candidate.end):
-            hypothetical += 1
+        if hypothetical(visible, candidate.start, candidate.end):
+            hypotheticals += 1
             set_aside.append((candidate.start, candidate.end))
             continue
-        criterion = criterion_name(candidate.value) is not None or _labelled_criterion(
+        criterion = criterion_name(candidate.value) is not None or labelled_criterion(
             visible, candidate.start
         )
         live.append(
@@ -277,11 +211,11 @@ def _parse(
             )
     return _final(
         reply,
-        _blank(visible, set_aside),
+        blank(visible, set_aside),
         live,
         shape,
         quoted=quoted,
-        hypothetical=hypothetical,
+        hypothetical=hypotheticals,
         last_problem=last_problem,
     )
 
