@@ -6,7 +6,8 @@ replay offline and are counted apart from the application's. Nothing is generate
 a g-eval's evaluation steps are written in the suite, so the rubric cannot drift between runs.
 
 The modules, by role: ``objects`` (objects in free text), ``folding`` (text as a reader sees it),
-``fields`` (what a verdict object says), ``plain`` (verdicts in words), ``defence`` (material is
+``fields`` (what a verdict object says), ``plain`` (verdicts in words), ``layout``
+(drafts, hypotheticals and criterion labels in a reply), ``defence`` (material is
 never the judge's verdict), ``verdict`` (reading a reply), ``logprobs`` (G-Eval's weighting),
 ``prompts`` (templates and structured output), ``config`` (collection-time checks), ``check``
 (calling, retrying, grading), and the registered types in ``rubrics`` and ``standard``.
