@@ -14,8 +14,8 @@ import pytest
 
 from ..errors import ReportError
 from ..report.junit import JUNIT_PREFIX, junit_properties
-from ..results import CaseResult
-from .state import RESULT_PROPERTY, LlmopsState
+from ..results import CaseResult, JudgeCheckResult
+from .state import JUDGE_CHECK_PROPERTY, RESULT_PROPERTY, LlmopsState
 
 if TYPE_CHECKING:
     from ..gates.evaluation import Evaluation
@@ -32,19 +32,22 @@ def keep_result_out_of_junit(item: pytest.Item, report: pytest.TestReport) -> No
     later; so the item keeps only the simple ``llmops_*`` values, and the XML stays readable.
     """
     data = None
+    ours = []
     for name, value in item.user_properties:
-        if name == RESULT_PROPERTY and isinstance(value, dict):
-            data = value
-    if data is None:
+        if name in (RESULT_PROPERTY, JUDGE_CHECK_PROPERTY) and isinstance(value, dict):
+            ours.append((name, value))
+            if name == RESULT_PROPERTY:
+                data = value
+    if not ours:
         return
-    simple = junit_properties(data)
+    simple = junit_properties(data) if data is not None else []
     others = [
         (n, v)
         for n, v in item.user_properties
-        if n != RESULT_PROPERTY and not str(n).startswith(JUNIT_PREFIX)
+        if n not in (RESULT_PROPERTY, JUDGE_CHECK_PROPERTY) and not str(n).startswith(JUNIT_PREFIX)
     ]
     item.user_properties[:] = [*others, *simple]
-    report.user_properties = [*others, *simple, (RESULT_PROPERTY, data)]
+    report.user_properties = [*others, *simple, *ours]
 
 
 class ResultCollector:
@@ -81,16 +84,20 @@ class ResultCollector:
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY and isinstance(value, dict):
                 self.state.results.append(CaseResult.from_dict(value))
+            elif name == JUDGE_CHECK_PROPERTY and isinstance(value, dict):
+                self.state.judge_checks.append(JudgeCheckResult.from_dict(value))
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # A plain impl runs before the terminal reporter's wrapper prints the summary.
-        if self.is_worker or not self.state.results:
+        if self.is_worker or not (self.state.results or self.state.judge_checks):
             return  # a run without LLM cases stays silent: no summary, no files
         from ..gates.evaluation import evaluate
         from ..report.write import write_reports
 
-        self.evaluation = evaluate(self.state.results, self.settings, self.baseline)
+        self.evaluation = evaluate(
+            self.state.results, self.settings, self.baseline, judge_checks=self.state.judge_checks
+        )
         if self.evaluation.breached and session.exitstatus == pytest.ExitCode.OK:
             # Documented: a breached gate fails the run like a failed test, exit status 1.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED

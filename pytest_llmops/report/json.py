@@ -25,6 +25,10 @@ does not exist (no score, an unpriced model's cost) is ``null``, never 0::
       baseline         null, or {path, matched, added, removed, new_failures, fixed,
                         score_drops, score_drop_limit, largest_score_drop, mean_score,
                         cost_usd, p95_latency_ms}
+      judge_agreement  (runs with judge checks only) [one per judge type × judge: type, judge,
+                        checks, scored, agreed, agreement, kappa, confusion {both_pass,
+                        judge_pass_person_fail, judge_fail_person_pass, both_fail}, unscored,
+                        errors, disagreements [id]]
     cases            one per case (item), sorted by id:
       id, suite, case, location ("path:line"), variant, prompt, prompt_version, provider,
       model, answered_by, outcome ("passed" | "failed" | "error" | "unscored"), score,
@@ -33,6 +37,10 @@ does not exist (no score, an unpriced model's cost) is ``null``, never 0::
       tokens {input, output, cached}, cost_usd, unpriced, judge_tokens, judge_cost_usd,
       judge_failures, latency_ms, ttft_ms, replayed, retries, tags, output, messages
       [{role, content}], runs [{outcome, score, error}], error
+    judge_checks     (runs with judge checks only) one per judge check, sorted by id: id, suite,
+      name, location, type, judge, human_verdict ("pass" | "fail"), judge_verdict ("pass" |
+      "fail" | "unscored" | "error"), agreed (null without a verdict), score, reason, note,
+      replayed, judge_tokens, judge_cost_usd
 
     statistics: cases, passed, failed, errors, unscored, pass_rate, error_rate, mean_score,
       metrics {name: mean score}, tokens {input, output, cached, total}, judge_tokens (same),
@@ -103,6 +111,9 @@ def build_report(
         "summary": summary,
         "cases": [r.to_dict() for r in evaluation.results],
     }
+    if evaluation.judge_checks:  # judge_checks: in a suite: the judges checked against people
+        summary["judge_agreement"] = [g.to_dict() for g in evaluation.judge_agreement]
+        report["judge_checks"] = [r.to_dict() for r in evaluation.judge_checks]
     if prompt_diffs is not None:  # --llmops-diff REF: what changed in the prompts, and its effect
         report["prompt_diffs"] = dict(prompt_diffs)
     return report
