@@ -19,7 +19,7 @@ from ...errors import CannotGrade, LlmopsError, VerdictParseError
 from ...prompts.render import RenderedPrompt
 from ...results import Grade, LLMResponse, Message
 from ...spec.schema import AssertionSpec, ProviderSpec
-from ..heuristics import truncate
+from ..reasons import truncate
 from ..registry import AssertionContext, Check, Judge
 from .config import DEFAULT_SCALED_THRESHOLD
 from .defence import Material

@@ -6,6 +6,7 @@ import math
 
 from ...errors import AssertionConfigError
 from ...spec.schema import AssertionSpec, ProviderSpec
+from ..config import config_error
 from .fields import DEFAULT_SCALE
 
 __all__ = [
@@ -43,10 +44,6 @@ def judge_setup_message(assertion_type: str, *, embedding: bool = False) -> str:
         f" {EXAMPLE_JUDGE}` in the [pytest] ini section; `provider: {EXAMPLE_JUDGE}` on this"
         " assertion."
     )
-
-
-def config_error(spec: AssertionSpec, message: str) -> AssertionConfigError:
-    return AssertionConfigError(f"{spec.type}: {message}")
 
 
 def only(spec: AssertionSpec, *used: str) -> None:
