@@ -535,8 +535,6 @@ def test_a_report_of_a_real_run_shows_hostile_output_as_text(
     assert page.locator("#output").text_content() == HOSTILE
     assert "Say hello to Mallory." in page.locator("#panel").inner_text()
     assert opened.pwned() is None
-    page.locator("#judges").screenshot(path=str(tmp_path / "judges.png"))
-    print(f"screenshot: {tmp_path / 'judges.png'}")
     assert opened.problems == []
     page.close()
 
