@@ -119,7 +119,7 @@ _CHOICE_LABEL = re.compile(
     + _BOLD
     + _SEP
     + _BOLD
-    + r"(?:response |output |assistant |answer )?(A|B|tie)\b"
+    + r"\s*(?:response |output |assistant |answer )?(A|B|tie)\b"
     + _BOLD,
     re.IGNORECASE,
 )
