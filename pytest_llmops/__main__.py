@@ -72,7 +72,10 @@ def _settings_doc(argv: Sequence[str]) -> int:
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "html": (_html, "render a JSON report (--llmops-report) as a self-contained HTML page"),
     "settings-doc": (_settings_doc, f"regenerate the settings reference in {SETTINGS_DOC.as_posix()} [PATH]"),
-    "judge-prompts-doc": (_judge_prompts_doc, f"regenerate the judge prompts in {JUDGES_DOC.as_posix()} [PATH]"),
+    "judge-prompts-doc": (
+        _judge_prompts_doc,
+        f"regenerate the judge prompts in {JUDGES_DOC.as_posix()} [PATH]",
+    ),
 }
 
 
