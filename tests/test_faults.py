@@ -29,6 +29,9 @@ from .helpers import add_ini, write, write_prompt
 
 #: Seconds one call to the faulty provider may take in the runs whose fault is a timeout.
 SHORT_TIMEOUT = 0.3
+#: The endless stream's timeout: it always fires (the stream never ends), and is long enough for
+#: a loaded machine to deliver the first chunks that make the message say "still arriving".
+STREAM_TIMEOUT = 3.0
 #: Seconds for every other call: the healthy suite never races a short limit.
 TIMEOUT = 10.0
 
@@ -134,9 +137,9 @@ FAULTS = [
         "endless-sse",
         _fault("endless_stream", chunk_delay=0.02),
         True,
-        f"*timed out after {SHORT_TIMEOUT:g} s waiting for the response from*(the response was still arriving when its time ran out*",
+        f"*timed out after {STREAM_TIMEOUT:g} s waiting for the response from*(the response was still arriving when its time ran out*",
         stream=True,
-        timeout=SHORT_TIMEOUT,
+        timeout=STREAM_TIMEOUT,
     ),
 ]
 
