@@ -16,12 +16,14 @@ from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import merged_params, read_api_key
 from .http import exchange_latency, json_body, malformed, parse_arguments, post
+from .shapes import openai_content
 from .sse import iter_sse, streamed_response
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "OpenAIProvider",
     "embed",
+    "moderate",
     "parse_chat_completion",
     "parse_chat_stream",
     "read_recorded",
@@ -61,7 +63,8 @@ class OpenAIProvider:
                 "or in the prompt file's `model:`"
             )
         url = f"{self.base_url()}/chat/completions"
-        payload: dict[str, Any] = {"model": model, "messages": prompt.to_messages()}
+        messages = [{"role": m.role, "content": openai_content(m)} for m in prompt.messages]
+        payload: dict[str, Any] = {"model": model, "messages": messages}
         payload.update(merged_params(prompt, self.spec))
         if self.spec.stream:
             payload["stream"] = True
@@ -84,9 +87,39 @@ class OpenAIProvider:
         """Embeddings for ``similar`` assertions."""
         return embed(self, texts, client)
 
+    def moderate(self, text: str, client: httpx.Client) -> tuple[dict[str, Any], LLMResponse]:
+        """``POST {base_url}/moderations`` for ``moderation`` assertions: the first result."""
+        return moderate(self, text, client)
+
     def read_recorded(self, body: bytes) -> LLMResponse | None:
         """The answer a recorded response body holds (see ``read_recorded``)."""
         return read_recorded(body)
+
+
+def moderate(provider: OpenAIProvider, text: str, client: httpx.Client) -> tuple[dict[str, Any], LLMResponse]:
+    """OpenAI's moderation result for ``text``: ``{flagged, categories, category_scores}``."""
+    model = provider.spec.model or "omni-moderation-latest"
+    url = f"{provider.base_url()}/moderations"
+    response = post(
+        client,
+        provider=provider.id,
+        url=url,
+        payload={"model": model, "input": text},
+        headers=provider.auth_headers(),
+        key_env=provider.key_env,
+        timeout=provider.spec.timeout,
+    )
+    body = json_body(response, provider=provider.id, url=url)
+    results = body.get("results") if isinstance(body, Mapping) else None
+    if not isinstance(results, list) or not results or not isinstance(results[0], Mapping):
+        raise malformed(provider.id, url, "`results[0]`", body)
+    latency_ms, replayed = exchange_latency(response)
+    # The moderation endpoint is free: its cost is zero, not unknown.
+    answer = LLMResponse(
+        text="", provider=provider.id, model=str(body.get("model") or model), latency_ms=latency_ms,
+        replayed=replayed, cost_usd=0.0,
+    )  # fmt: skip
+    return dict(results[0]), answer
 
 
 def embed(
@@ -158,6 +191,9 @@ def parse_chat_completion(
     # Token log-probabilities, when asked for (`logprobs: true`): g-eval weighs its score by them.
     logprobs = choices[0].get("logprobs")
     content_logprobs = logprobs.get("content") if isinstance(logprobs, Mapping) else None
+    metadata: dict[str, Any] = {"logprobs": content_logprobs} if isinstance(content_logprobs, list) else {}
+    if isinstance(message.get("refusal"), str) and message["refusal"]:
+        metadata["refusal"] = message["refusal"]  # structured outputs refuse in their own field
     return LLMResponse(
         text=text,
         provider=provider,
@@ -166,7 +202,7 @@ def parse_chat_completion(
         finish_reason=choices[0].get("finish_reason"),
         latency_ms=latency_ms,
         replayed=replayed,
-        metadata={"logprobs": content_logprobs} if isinstance(content_logprobs, list) else {},
+        metadata=metadata,
         tool_calls=tool_calls,
     )
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import importlib
 import inspect
+import json
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -22,10 +23,11 @@ import httpx
 from ..errors import CassetteError, ProviderError, ProviderResponseError
 from ..prompts.render import RenderedPrompt
 from ..recording.interception import install
-from ..results import LLMResponse, Usage
+from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from ..spec.validation import suggest
 from . import anthropic, openai
+from .http import parse_arguments
 
 __all__ = ["AppResponse", "PythonProvider"]
 
@@ -39,6 +41,9 @@ class AppResponse:
     cost_usd: float | None = None
     model: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    tool_calls: tuple[ToolCall, ...] = ()
+    #: What the application retrieved for the answer (read by the ``context-*`` assertions).
+    context: Any = None
 
 
 def _load(target: str, provider_id: str) -> Callable[..., Any]:
@@ -74,6 +79,26 @@ def _load(target: str, provider_id: str) -> Callable[..., Any]:
     except ValueError:  # builtins without a signature: let the call decide
         pass
     return function  # type: ignore[no-any-return]
+
+
+def _tool_calls(value: Any) -> tuple[ToolCall, ...]:
+    """``ToolCall``s, or mappings ``{name, arguments}`` (arguments: an object or its JSON text)."""
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"tool_calls must be a list, not {type(value).__name__}")
+    calls = []
+    for item in value:
+        if isinstance(item, ToolCall):
+            calls.append(item)
+            continue
+        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
+            raise ValueError(f"each tool call needs a `name`: got {item!r}"[:200])
+        arguments = item.get("arguments") or {}
+        raw = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+        parsed = parse_arguments(raw)
+        calls.append(ToolCall(item["name"], raw, parsed, item.get("id")))
+    return tuple(calls)
 
 
 def _usage(value: Any) -> Usage | None:
@@ -141,6 +166,7 @@ class PythonProvider:
     ) -> LLMResponse:
         text: Any
         usage: Usage | None = None
+        tool_calls: tuple[ToolCall, ...] = ()
         cost: Any = None
         model: Any = None
         metadata: Any = {}
@@ -162,7 +188,13 @@ class PythonProvider:
                 usage = _usage(get("usage"))
             except (TypeError, ValueError) as exc:
                 raise ProviderResponseError(f"{self.id}: {exc}", provider=self.id) from None
-            cost, model, metadata = get("cost_usd"), get("model"), get("metadata") or {}
+            cost, model, metadata = get("cost_usd"), get("model"), dict(get("metadata") or {})
+            try:
+                tool_calls = _tool_calls(get("tool_calls"))
+            except (TypeError, ValueError) as exc:
+                raise ProviderResponseError(f"{self.id}: {exc}", provider=self.id) from None
+            if get("context") is not None:
+                metadata["context"] = get("context")
         else:
             raise ProviderResponseError(
                 f"{self.id}: the application returned {type(result).__name__}; return the answer text, "
@@ -179,6 +211,7 @@ class PythonProvider:
             cost_usd=float(cost) if cost is not None else None,
             replayed=replayed,
             metadata=dict(metadata),
+            tool_calls=tool_calls,
         )
 
 

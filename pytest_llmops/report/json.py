@@ -31,8 +31,10 @@ does not exist (no score, an unpriced model's cost) is ``null``, never 0::
       threshold, assertions [{type, passed, score, reason, weight, metric, line, unscored,
       raw (a judge's reply)}],
       tokens {input, output, cached}, cost_usd, unpriced, judge_tokens, judge_cost_usd,
-      judge_failures, latency_ms, ttft_ms, replayed, retries, tags, output, messages
-      [{role, content}], runs [{outcome, score, error}], error
+      judge_failures, latency_ms, ttft_ms, replayed, retries, tags, output,
+      transformed_output (what the assertions saw after a `transform:`, else null), messages
+      [{role, content, parts (content parts as sent, when a message has them)}],
+      runs [{outcome, score, error}], error
 
     statistics: cases, passed, failed, errors, unscored, pass_rate, error_rate, mean_score,
       metrics {name: mean score}, tokens {input, output, cached, total}, judge_tokens (same),
