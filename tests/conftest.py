@@ -13,6 +13,12 @@ import pytest_llmops.plugin.items
 import pytest_llmops.plugin.review
 import pytest_llmops.report.write  # noqa: F401  (see below)
 
+try:  # the [metrics] extra: numpy, under rouge-score and sacrebleu, cannot be imported twice
+    import rouge_score.rouge_scorer  # noqa: F401
+    import sacrebleu  # noqa: F401
+except ImportError:  # pragma: no cover - the extra is part of [test]
+    pass
+
 from .helpers import FAKE_ANTHROPIC_KEY, FAKE_CUSTOM_KEY, FAKE_OPENAI_KEY, INNER_INI, SENTINELS
 
 # pytester drops modules first imported inside an inner run. httpx imports httpcore lazily and

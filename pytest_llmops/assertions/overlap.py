@@ -30,8 +30,10 @@ METRICS_HINT = "pip install 'pytest-llmops[metrics]'"
 def _library(spec: AssertionSpec, module: str, package: str) -> Any:
     try:
         return importlib.import_module(module)
-    except ImportError:
+    except ModuleNotFoundError:
         raise AssertionConfigError(f"{spec.type} needs the {package} package: {METRICS_HINT}") from None
+    except ImportError as exc:  # installed, but broken (a compiled dependency that will not load)
+        raise AssertionConfigError(f"{spec.type}: importing {package} failed: {exc}") from None
 
 
 def _references(spec: AssertionSpec) -> list[str] | None:

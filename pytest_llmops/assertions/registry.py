@@ -100,6 +100,9 @@ class AssertionContext:
     def keys(self) -> tuple[str, ...]:
         return _CONTEXT_KEYS
 
+    def __contains__(self, key: object) -> bool:
+        return key in _CONTEXT_KEYS
+
     def transformed(self, value: Any) -> AssertionContext:
         """This context with ``value`` as what the checks see."""
         return dataclasses.replace(self, output=as_text(value), value=value)

@@ -23,7 +23,7 @@ from ..spec.datasets import CaseSource, RawCase, data_files, iter_data_file, val
 from ..spec.schema import CaseSpec, SuiteSpec
 from ..spec.yamlio import LineMap
 
-__all__ = ["CASE_KEYS", "SourcedCase", "derive_names", "suite_cases"]
+__all__ = ["CASE_KEYS", "SourcedCase", "derive_names", "inline_case_names", "suite_cases"]
 
 CASE_KEYS = ("tests", "test_cases")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -54,39 +54,61 @@ def _slug(text: str) -> str:
     return _UNSAFE.sub("_", text).strip("_.-")[:_NAME_LIMIT].rstrip("_.-")
 
 
-def derive_names(entries: Sequence[tuple[CaseSpec, Any, str]]) -> list[str | None]:
-    """The name of each ``(case, raw mapping, stem)``: written, derived, or None (a written name
-    used twice: the caller reports it). Derived names never collide with each other or with
-    written ones."""
-    written = {case.name for case, _, _ in entries if case.name is not None}
+def derive_names(entries: Sequence[tuple[str | None, str | None, Any, str]]) -> list[str]:
+    """The name of each ``(name, description, raw content, stem)``: the written name, else one
+    derived from the description or the content (see the module docstring). Derived names never
+    collide with each other or with written ones; written ones are returned as they are."""
+    written = {name for name, _, _, _ in entries if name is not None}
     bases: list[tuple[str, str] | None] = []
-    for case, raw, stem in entries:
-        if case.name is not None:
+    for name, description, raw, stem in entries:
+        if name is not None:
             bases.append(None)
             continue
         digest = _digest(raw)
-        slug = _slug(case.description) if case.description else ""
+        slug = _slug(description) if description else ""
         bases.append((slug or f"{stem}-{digest}", digest))
     counts: dict[str, int] = {}
     for base in bases:
         if base is not None:
             counts[base[0]] = counts.get(base[0], 0) + 1
-    names: list[str | None] = []
+    names: list[str] = []
     taken = set(written)
-    for (case, _, _), base in zip(entries, bases, strict=True):
+    for (written_name, _, _, _), base in zip(entries, bases, strict=True):
         if base is None:
-            names.append(case.name)
+            assert written_name is not None
+            names.append(written_name)
             continue
-        name, digest = base
-        if (counts[name] > 1 or name in written) and not name.endswith(digest):
-            name = f"{name}-{digest}"
-        unique, number = name, 1
+        derived, digest = base
+        if (counts[derived] > 1 or derived in written) and not derived.endswith(digest):
+            derived = f"{derived}-{digest}"
+        unique, number = derived, 1
         while unique in taken:  # the same content twice (or a written name in the way)
             number += 1
-            unique = f"{name}-{number}"
+            unique = f"{derived}-{number}"
         taken.add(unique)
         names.append(unique)
     return names
+
+
+def inline_case_names(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``{name: entry}`` of the cases written in a suite document (data files are not read)."""
+    entries = [case for key in CASE_KEYS for case in _listed(data.get(key)) if isinstance(case, dict)]
+    named = [
+        (
+            str(case["name"]) if case.get("name") is not None else None,
+            case.get("description") if isinstance(case.get("description"), str) else None,
+            case,
+            "case",
+        )
+        for case in entries
+    ]
+    return dict(zip(derive_names(named), entries, strict=True))
+
+
+def _listed(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def _entries(
@@ -117,16 +139,15 @@ def _entries(
 def suite_cases(spec: SuiteSpec, data: Mapping[str, Any], lines: LineMap, path: Path) -> list[SourcedCase]:
     """The suite's cases in order, validated and named; a name written twice is an error."""
     found: list[tuple[CaseSpec, RawCase, str, int]] = []
-    naming: list[tuple[CaseSpec, Any, str]] = []
+    naming: list[tuple[str | None, str | None, Any, str]] = []
     for raw, content, stem, key, index in _entries(spec, data, lines, path):
         case = validate_case(raw)
-        naming.append((case, content, stem))
+        naming.append((case.name, case.description, content, stem))
         found.append((case, raw, key, index))
     names = derive_names(naming)
     first: dict[str, CaseSource] = {}
     out = []
     for (case, raw, key, index), name in zip(found, names, strict=True):
-        assert name is not None
         source = raw.source
         if case.name is not None:
             earlier = first.get(name)

@@ -130,17 +130,29 @@ def _param_files(params: Mapping[str, Any], base_dir: Path) -> tuple[dict[str, A
     return out, files
 
 
-def _provider_with_files(spec: ProviderSpec, base_dir: Path, path: Path, line: int | None) -> ProviderSpec:
-    """The provider (and its fallbacks) with ``file://`` parameters read, relative to the suite."""
+def _provider_with_files(
+    spec: ProviderSpec, base_dir: Path, path: Path, line: int | None, files: list[Path]
+) -> ProviderSpec:
+    """The provider (and its fallbacks) with ``file://`` parameters read, relative to the suite;
+    the files read are added to ``files``."""
     update: dict[str, Any] = {}
     try:
         for key in _FILE_PARAMS:
             if file_ref(getattr(spec, key)) is not None:
-                update[key] = _param_files({key: getattr(spec, key)}, base_dir)[0][key]
+                params, read = _param_files({key: getattr(spec, key)}, base_dir)
+                update[key] = params[key]
+                files.extend(read)
     except SuiteError as exc:
         raise SuiteError(f"provider {spec.display!r}: {exc.bare_message}", path=path, line=line) from None
     if spec.fallback:
-        update["fallback"] = [_provider_with_files(f, base_dir, path, line) for f in spec.fallback]
+        update["fallback"] = [_provider_with_files(f, base_dir, path, line, files) for f in spec.fallback]
+    target = spec.id.partition(":")[2]
+    module, _, function = target.rpartition(":")
+    if spec.kind == "python" and module.endswith(".py") and not Path(module).is_absolute():
+        # `python:app.py:answer` is relative to the suite; reports keep the name as written.
+        app = resolve_path(module, base_dir)
+        update.update(id=f"python:{app}:{function}", label=spec.label or spec.id)
+        files.append(app)
     return spec.model_copy(update=update) if update else spec
 
 
@@ -213,9 +225,10 @@ def load_suite(path: Path, *, prompts: Callable[[Path], PromptRegistry], session
         resolved.append(None)
 
     providers = []
+    provider_files: list[Path] = []
     for index, provider in enumerate(spec.provider):
         line = lines.line(("provider", index)) or lines.line(("provider",))
-        provider = _provider_with_files(provider, base_dir, path, line)
+        provider = _provider_with_files(provider, base_dir, path, line, provider_files)
         providers.append(provider)
         for candidate in (provider, *provider.fallback):
             _check_provider(candidate, session, path, line)
@@ -239,6 +252,7 @@ def load_suite(path: Path, *, prompts: Callable[[Path], PromptRegistry], session
         compiled.transform(defaults.transform)
         compiled.scorer(defaults.scoring)
         default_options, default_files = _param_files(_options((defaults.options,)), base_dir)
+        default_files.extend(provider_files)
     except SuiteError as exc:
         raise SuiteError(f"defaults: {exc.bare_message}", path=path, line=lines.line(("defaults",))) from None
     cases: list[CasePlan] = []

@@ -1,6 +1,7 @@
 """``python:package.module:function``: the user's own application is the thing under test.
 
-The function is called as ``function(prompt, vars)`` with the ``RenderedPrompt`` (messages,
+``python:app.py:function`` names a file instead, relative to the suite. The function is called
+as ``function(prompt, vars)`` with the ``RenderedPrompt`` (messages,
 model, parameters) and the case's variables; it may be ``async``. It returns the answer text,
 or an object or mapping with ``text`` and optional ``usage``, ``cost_usd``, ``model`` and
 ``metadata``. HTTP calls it makes through httpx (the OpenAI and Anthropic SDKs included) are
@@ -10,12 +11,18 @@ recorded in the case's cassette and replayed like any other.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
+import importlib.util
 import inspect
 import json
+import re
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -46,6 +53,35 @@ class AppResponse:
     context: Any = None
 
 
+_FILE_MODULES: dict[tuple[str, int], ModuleType] = {}
+
+
+def _import_file(path_text: str, provider_id: str) -> ModuleType:
+    """Import exactly the named file under a unique module name (``sys.path`` is not changed)."""
+    path = Path(path_text).resolve()
+    if not path.is_file():
+        raise ValueError(f"provider {provider_id!r}: file {path_text!r} not found (looked for {path})")
+    key = (str(path), path.stat().st_mtime_ns)
+    if key in _FILE_MODULES:
+        return _FILE_MODULES[key]
+    digest = hashlib.sha1(str(path).encode(), usedforsecurity=False).hexdigest()[:12]
+    name = f"_llmops_app_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has a loader
+        raise ValueError(f"provider {provider_id!r}: cannot import {path_text!r}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        raise ValueError(
+            f"provider {provider_id!r}: importing {path_text!r} raised {type(exc).__name__}: {exc}"
+        ) from None
+    _FILE_MODULES[key] = module
+    return module
+
+
 def _load(target: str, provider_id: str) -> Callable[..., Any]:
     module_name, _, function_name = target.rpartition(":")
     if not module_name or not function_name:
@@ -53,7 +89,12 @@ def _load(target: str, provider_id: str) -> Callable[..., Any]:
             f"provider {provider_id!r}: write `python:package.module:function`, e.g. python:myapp.bot:answer"
         )
     try:
-        module = importlib.import_module(module_name)
+        # `python:app.py:answer` names a file (a suite resolves it relative to itself).
+        module = (
+            _import_file(module_name, provider_id)
+            if module_name.endswith(".py")
+            else importlib.import_module(module_name)
+        )
     except ImportError as exc:
         raise ValueError(
             f"provider {provider_id!r}: cannot import module {module_name!r} ({exc}). Is it on sys.path? "
@@ -204,8 +245,9 @@ class PythonProvider:
         return LLMResponse(
             text=text,
             provider=self.id,
-            # The id names the function, not a model: the model comes from the app or the prompt.
-            model=str(model or prompt.model or self.spec.id),
+            # The id names the function, not a model: the model comes from the app or the prompt
+            # (a suite's `python:app.py:fn` keeps its name as written in `display`).
+            model=str(model or prompt.model or self.spec.display),
             usage=usage or Usage(),
             latency_ms=latency_ms,
             cost_usd=float(cost) if cost is not None else None,

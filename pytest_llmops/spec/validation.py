@@ -127,14 +127,14 @@ def validation_lines(
             key = str(loc[-1])
             hint = suggest(key, allowed)
             allowed_text = f" Allowed keys: {', '.join(allowed)}." if allowed else ""
-            out.append(f"{where}: unknown key {key!r} in {_format_loc(loc[:-1])}.{hint}{allowed_text}")
+            out.append(f"{where}: unknown key {key!r} in {_format_loc(inner[:-1])}.{hint}{allowed_text}")
         elif kind == "missing":
             hint = _MISSING_HINTS.get(str(loc[-1]) if loc else "", "")
-            out.append(f"{where}: {_format_loc(loc)}: required key is missing.{hint}")
+            out.append(f"{where}: {_format_loc(inner)}: required key is missing.{hint}")
         else:
             msg = err["msg"].removeprefix("Value error, ")
             got = f" (got {_describe(err.get('input'))})" if kind not in ("value_error",) else ""
-            out.append(f"{where}: {_format_loc(loc)}: {msg}{got}.")
+            out.append(f"{where}: {_format_loc(inner)}: {msg}{got}.")
     return out
 
 

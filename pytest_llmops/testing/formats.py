@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from . import wire_anthropic, wire_openai
+from . import wire_anthropic, wire_moderation, wire_openai
 from .wire import ModelList, WireFormat
 
 __all__ = ["MODEL_LISTS", "WIRE_FORMATS", "for_path", "for_unknown_path", "model_list"]
@@ -13,6 +13,7 @@ __all__ = ["MODEL_LISTS", "WIRE_FORMATS", "for_path", "for_unknown_path", "model
 WIRE_FORMATS: Final[tuple[WireFormat, ...]] = (
     wire_openai.CHAT,
     wire_openai.EMBEDDINGS,
+    wire_moderation.MODERATIONS,
     wire_anthropic.MESSAGES,
 )
 # The first that claims a GET's headers answers it; the last is the fallback.
