@@ -19,6 +19,12 @@ def _html(argv: Sequence[str]) -> int:
     return html_main(argv)
 
 
+def _import_promptfoo(argv: Sequence[str]) -> int:
+    from .importer import main as import_main
+
+    return import_main(argv)
+
+
 def with_settings_reference(page: str) -> str:
     """``page`` with the text between its settings markers replaced by the generated reference."""
     from .settings import reference_markdown
@@ -46,6 +52,10 @@ def _settings_doc(argv: Sequence[str]) -> int:
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "html": (_html, "render a JSON report (--llmops-report) as a self-contained HTML page"),
     "settings-doc": (_settings_doc, f"regenerate the settings reference in {SETTINGS_DOC.as_posix()} [PATH]"),
+    "import-promptfoo": (
+        _import_promptfoo,
+        "translate a promptfoo config into prompt files, a suite and data: CONFIG --out DIR",
+    ),
 }
 
 

@@ -150,3 +150,65 @@ def case(
     }
     data.update(extra)
     return CaseResult(**data)
+
+
+# -- the nine promptfoo example shapes (tests/data/promptfoo, tests/data/ports) --------------
+
+PROMPTFOO_EXAMPLES = (
+    "getting-started",
+    "json-output",
+    "simple-csv",
+    "self-grading",
+    "claude-vs-gpt",
+    "python-provider",
+    "openai-structured-output",
+    "g-eval",
+    "assertion-scoring-override",
+)
+
+_EXAMPLE_REPLIES = (
+    ("capital of France", "Paris is the capital of France."),
+    ("primary colour", "Red is a primary colour."),
+    ("haiku about the sea", "Waves fold into foam / the sea breathes under the moon / salt on the cold wind"),
+    ("object: Banana", '{"color": "yellow", "countries": ["Ecuador", "Philippines"]}'),
+    ("object: Passion fruit", '{"color": "purple", "countries": ["Brazil", "Paraguay"]}'),
+    ("to French", "Bonjour le monde"),
+    ("into French", "Bonjour le monde !"),
+    ("Spanish", "¿Dónde está la biblioteca?"),
+    ("German", "Guten Morgen"),
+    ("charged twice", '{"category": "billing", "urgency": "high"}'),
+    ("reset my password", '{"category": "account", "urgency": "low"}'),
+    ("promotions or discounts", "Hi Jane! Yes, there is a 10% discount on every plan this week."),
+    ("status of my order", "Hi Ben, your order #54321 has shipped; its status is in your account."),
+    ("specific product", "Hi Bob, of course: tell me the product's name and I will find it."),
+    (
+        "summary of this article",
+        "The article reports one clear development. It gives the key dates and plans.",
+    ),
+)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+def promptfoo_example_reply(request: Any) -> str:
+    """Answers for the nine example shapes: each passes its example's checks (judges say pass)."""
+    messages = request.get("messages") or []
+    system = _text_of(request.get("system")) + " ".join(
+        _text_of(m.get("content")) for m in messages if m.get("role") == "system"
+    )
+    if "pytest-llmops judge" in system:
+        if "g-eval" in system:
+            return '{"reason": "Clear, organised and faithful to the article.", "score": 5}'
+        return '{"reason": "The output satisfies the rubric.", "score": 1, "verdict": "pass"}'
+    last = _text_of(messages[-1].get("content")) if messages else ""
+    for key, reply in _EXAMPLE_REPLIES:
+        if key in last:
+            return reply
+    if "tweet about" in last:
+        topic = last.rsplit("about", 1)[-1].strip().rstrip(".")
+        return f"Just had {topic} for breakfast and now I am a philosopher. #{topic.replace(' ', '')}"
+    return "OK"

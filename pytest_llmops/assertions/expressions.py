@@ -6,7 +6,8 @@ collection, and checked before it ever runs. What it may use:
 - the names it is given (``output``, ``vars``, ``expected``, ``context``), literals,
   comprehensions, conditional expressions, lambdas, f-strings, operators and item access;
 - these builtins: ``abs all any bool chr dict divmod enumerate filter float frozenset int
-  isinstance len list map max min ord range repr reversed round set sorted str sum tuple zip``;
+  isinstance len list map max min next ord range repr reversed round set sorted str sum tuple
+  zip``;
 - ``json`` (``loads``, ``dumps``), ``re`` (``search match fullmatch findall finditer sub subn
   split escape compile`` and the flags) and ``math`` (its functions and constants), each a
   plain namespace holding those functions, not the module.
@@ -89,7 +90,7 @@ _MODULES: dict[str, Any] = {
 }
 _BUILTIN_NAMES = (
     *("abs", "all", "any", "bool", "chr", "dict", "divmod", "enumerate", "filter", "float"),
-    *("frozenset", "int", "isinstance", "len", "list", "map", "max", "min", "ord", "repr"),
+    *("frozenset", "int", "isinstance", "len", "list", "map", "max", "min", "next", "ord", "repr"),
     *("reversed", "round", "set", "sorted", "str", "sum", "tuple", "zip"),
 )
 _BUILTINS: dict[str, Any] = {name: getattr(builtins, name) for name in _BUILTIN_NAMES}
