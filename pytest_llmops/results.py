@@ -144,6 +144,9 @@ class LLMResponse:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     #: Tool calls the model asked for (its text may then be empty).
     tool_calls: tuple[ToolCall, ...] = ()
+    #: False when nobody reported the tokens (an application that returned plain text and whose
+    #: calls' responses say nothing): the call is then unpriced, never priced at $0.
+    usage_known: bool = True
 
 
 @dataclass(frozen=True, slots=True)

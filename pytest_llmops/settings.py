@@ -14,6 +14,7 @@ every pytest start.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +51,8 @@ Kind = Literal[
     "bool",
     "flag",
     "ref",
+    "hosts",
+    "names",
 ]
 
 #: What each kind of value looks like, for help texts, usage errors and the docs.
@@ -72,6 +75,8 @@ FORMS: dict[str, str] = {
     "bool": "true or false",
     "flag": "a flag (no value)",
     "ref": "a git ref: a branch, tag or commit",
+    "hosts": "hosts, as host or host:port, one per line or comma-separated",
+    "names": "names (headers, query parameters or JSON fields), one per line or comma-separated",
 }
 
 _METAVARS = {
@@ -86,6 +91,7 @@ _METAVARS = {
     "ref": "REF",
     "seconds": "S",
     "positive-seconds": "S",
+    "hosts": "HOSTS",
 }
 
 
@@ -148,6 +154,42 @@ SETTINGS: tuple[Setting, ...] = (
         "folder",
         "One folder for every cassette (default: cassettes/ beside each suite or test file).",
         section="recording",
+    ),
+    Setting(
+        "llmops_allowed_hosts",
+        "hosts",
+        "Hosts that cases and Python tests may still reach in record mode none (a local database, "
+        "say); every other connection, loopback included, is refused. The scripted test server "
+        "of the llmops_server fixture allows its own address.",
+        default=(),
+        section="recording",
+    ),
+    Setting(
+        "llmops_redact_headers",
+        "names",
+        "Headers stored as REDACTED in cassettes (request headers not kept anyway: every header "
+        "but content-type, accept and the API version headers is dropped), e.g. x-request-id.",
+        default=(),
+        section="recording",
+        option=False,
+    ),
+    Setting(
+        "llmops_redact_query",
+        "names",
+        "Query parameters stored and matched as REDACTED, besides those whose name says key "
+        "(key, api-key, subscription-key, auth, token, sig...).",
+        default=(),
+        section="recording",
+        option=False,
+    ),
+    Setting(
+        "llmops_redact_body",
+        "names",
+        "JSON body fields (at any depth) stored and matched as REDACTED, besides those whose name "
+        "says key (api_key, apiKey, secret, password, token...).",
+        default=(),
+        section="recording",
+        option=False,
     ),
     Setting(
         "llmops_repeat",
@@ -375,6 +417,14 @@ def parse(setting: Setting, raw: Any, source: str, base: Path) -> Any:
         if setting.kind == "globs":
             return tuple(lines)
         return tuple(_path(line, base) for line in lines)
+    if setting.kind in ("hosts", "names"):
+        items = raw if isinstance(raw, (list, tuple)) else str(raw).splitlines()
+        entries = [e.strip() for item in items for e in str(item).split(",") if e.strip()]
+        pattern = _HOST if setting.kind == "hosts" else _NAME
+        for entry in entries:
+            if not pattern.match(entry) or (setting.kind == "hosts" and not _port_ok(entry)):
+                raise bad(f" (got {entry!r})")
+        return tuple(entries)
     if isinstance(raw, bool):
         if setting.kind in ("flag", "bool"):
             return raw
@@ -407,6 +457,21 @@ def parse(setting: Setting, raw: Any, source: str, base: Path) -> Any:
     return _number(setting, text, bad)
 
 
+#: ``host``, ``host:port``, ``[::1]:port`` or a bare IPv6 address; never a URL.
+_HOST = re.compile(
+    r"^(?:[A-Za-z0-9_.-]+(?::\d{1,5})?|\[[0-9A-Fa-f:.]+\](?::\d{1,5})?|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+)$"
+)
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _port_ok(entry: str) -> bool:
+    port = entry.rpartition("]")[2] if entry.startswith("[") else entry
+    if entry.startswith("[") or entry.count(":") == 1:
+        _, _, digits = port.rpartition(":")
+        return not digits or (digits.isdigit() and 0 < int(digits) <= 65535)
+    return True
+
+
 def _path(text: str, base: Path) -> Path:
     path = Path(text).expanduser()
     return path if path.is_absolute() else base / path
@@ -425,6 +490,10 @@ class Settings:
 
     record_mode: str = _default("llmops_record_mode")
     cassette_dir: Path | None = None
+    allowed_hosts: tuple[str, ...] = _default("llmops_allowed_hosts")
+    redact_headers: tuple[str, ...] = _default("llmops_redact_headers")
+    redact_query: tuple[str, ...] = _default("llmops_redact_query")
+    redact_body: tuple[str, ...] = _default("llmops_redact_body")
     repeat: int = _default("llmops_repeat")
     concurrency: int = _default("llmops_concurrency")
     timeout: float = _default("llmops_timeout")

@@ -655,6 +655,7 @@ BAD_OPTIONS = {
     "--llmops-prices": ["no-such-prices.yaml"],
     "--llmops-judge": ["gpt-4o"],
     "--llmops-embedding": ["nosuch"],
+    "--llmops-allowed-hosts": ["http://localhost:8080", "db:port", "db:70000"],
 }
 #: Each llmops_* ini key with a value that makes no sense; None: any text is a valid value.
 BAD_INI: dict[str, list[str] | None] = {
@@ -688,6 +689,10 @@ BAD_INI: dict[str, list[str] | None] = {
     "llmops_max_p95_increase": ["ten"],
     "llmops_lock_file": None,  # a path
     "llmops_lock_required": ["maybe"],
+    "llmops_allowed_hosts": ["https://api.local", "a b"],
+    "llmops_redact_headers": ["x api key", "x-key:"],
+    "llmops_redact_query": ["sub key", "a=b"],
+    "llmops_redact_body": ["user email", "$.secret"],
 }
 
 

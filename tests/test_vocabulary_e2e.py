@@ -81,7 +81,7 @@ def suites(
     write(pytester.path / "tools.json", TOOLS)
     write(
         pytester.path / "test_tools.llmops.yaml",
-        "provider: python:app.py:answer\n"
+        "provider: {id: 'python:app.py:answer', allow_no_call: true}\n"
         "tests:\n"
         f"  - name: weather\n    prompt: Weather in Paris?\n    options: {{tools: file://tools.json}}\n    assert:{TOOL_CHECKS}",
     )

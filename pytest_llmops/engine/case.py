@@ -8,6 +8,7 @@ and cassette errors become an ``error`` outcome; they never escape to stop the s
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -15,10 +16,13 @@ from typing import Any
 
 from ..assertions.registry import AssertionContext, Judge, PreparedAssertion
 from ..assertions.transforms import Transform, as_text
-from ..errors import CassetteError, PromptRenderError
+from ..errors import CassetteError, NetworkRefusedError, PromptRenderError
 from ..prompts.render import RenderedPrompt, render_message, render_template
 from ..providers.base import merged_params
+from ..recording import routing
 from ..recording.modes import RecordMode
+from ..recording.network import Window
+from ..recording.network import guard as network_guard
 from ..results import AssertionResult, CaseResult, LLMResponse, Message
 from ..spec.schema import ProviderSpec
 from .calls import CallFailed, CallOutcome, CaseJudge, Channel, call_with_fallbacks
@@ -82,12 +86,28 @@ class CaseRun:
         self.mode = record_mode or session.record_mode
         self.cassette_path = session.cassette_path(source, item_name)
         self.channel = Channel.open(session, self.cassette_path, mode=self.mode, nodeid=nodeid)
+        self._active: contextlib.ExitStack | None = None
+        self._window: Window | None = None
 
     def __enter__(self) -> CaseRun:
-        return self
+        return self.activate()
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def activate(self) -> CaseRun:
+        """From now until ``close``, the case owns the calls made in its context (and its threads),
+        and its record mode's network guard covers everything it runs, not only its calls."""
+        if self._active is None:
+            stack = contextlib.ExitStack()
+            stack.enter_context(routing.patching(self.channel.transport))
+            self._window = stack.enter_context(network_guard(self.mode, fail_on_swallowed=False))
+            self._active = stack
+        return self
+
+    def refused(self) -> NetworkRefusedError | None:
+        """A connection refused outside the case's calls (by a Python test's own code), if any."""
+        return self._window.refusal() if self._window is not None else None
 
     def call(self, spec: ProviderSpec, rendered: RenderedPrompt) -> CallOutcome:
         """The application's call, with retries and fallbacks; raises ``CallFailed``."""
@@ -137,7 +157,12 @@ class CaseRun:
         self.channel.cassette.save()
 
     def close(self) -> None:
-        self.channel.close()
+        try:
+            if self._active is not None:
+                self._active.close()
+                self._active = None
+        finally:
+            self.channel.close()
 
 
 def _prior_turns(plan: CasePlan) -> tuple[Message, ...]:

@@ -20,8 +20,9 @@ from ..assertions.registry import AssertionRegistry, default_registry
 from ..errors import BudgetExhaustedError
 from ..providers import Provider, ProviderRegistry, default_providers
 from ..recording.cassette import cassette_path
-from ..recording.interception import OWNED
+from ..recording.interception import OwnedHTTPTransport
 from ..recording.modes import RecordMode
+from ..recording.scrub import Redaction, Scrubber
 from ..results import LLMResponse
 from ..spec.schema import AssertionSpec, ProviderSpec
 from .pricing import PriceTable, default_prices
@@ -64,7 +65,10 @@ class Session:
     #: USD that live calls may spend in this run (``--llmops-budget``); None = no cap.
     budget_usd: float | None = None
     spent_usd: float = 0.0
+    #: What is redacted besides keys: ini ``llmops_redact_*`` and the redaction hook.
+    redaction: Redaction = field(default_factory=Redaction)
     _live: httpx.HTTPTransport | None = field(default=None, repr=False)
+    _scrubber: Scrubber | None = field(default=None, repr=False)
     _instances: dict[str, Provider] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _budget_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -92,9 +96,15 @@ class Session:
                     "(replays keep running)"
                 )
             if self._live is None:
-                self._live = httpx.HTTPTransport(retries=0)
-                setattr(self._live, OWNED, True)  # never rerouted to a cassette
+                # Never rerouted to a cassette, nor seen by another recorder's patches.
+                self._live = OwnedHTTPTransport(retries=0)
             return self._live
+
+    def scrubber(self) -> Scrubber:
+        """The scrubbed form of stored requests, for every cassette of the run."""
+        if self._scrubber is None:
+            self._scrubber = Scrubber.from_redaction(self.redaction, self.secrets)
+        return self._scrubber
 
     def backoff(self, spec: ProviderSpec, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before retry ``attempt`` (0-based): Retry-After, else jittered 2^n."""
@@ -121,7 +131,7 @@ class Session:
 
     def priced(self, response: LLMResponse) -> LLMResponse:
         """Price a response (an application may report its own cost) and count live spend."""
-        if response.cost_usd is None:
+        if response.cost_usd is None and response.usage_known:
             response = replace(response, cost_usd=self.prices.cost(response.model, response.usage))
         if not response.replayed:
             self.add_spend(response.cost_usd)

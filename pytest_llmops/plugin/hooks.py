@@ -109,6 +109,34 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
             prefetcher.close()
 
 
+#: Whether a test's call phase failed: a refusal it already failed on is not reported again.
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # pytest-recording's configure hook is not told its test: it reads it from here.
+    from .recorders import CURRENT_ITEM
+
+    item.config.stash[CURRENT_ITEM] = item
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    """pytest-recording is configuring a test's cassette: keep it apart from ours, and keyless."""
+    from .recorders import configure_vcr
+
+    configure_vcr(config, vcr)
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> None:
     # Under xdist a worker learns its next item only now: start that one ahead.
@@ -165,13 +193,18 @@ def llmops(request: pytest.FixtureRequest) -> Iterator[LlmopsFixture]:
     try:
         yield fixture
     finally:
-        fixture.close()
+        fixture.close(test_failed=node.stash.get(CALL_FAILED, False))
 
 
 @pytest.fixture
 def llmops_server() -> Iterator[ScriptedLLMServer]:
-    """A scripted OpenAI/Anthropic-compatible server on 127.0.0.1 for tests that need an LLM."""
+    """A scripted OpenAI/Anthropic-compatible server on 127.0.0.1 for tests that need an LLM.
+
+    Record mode ``none`` refuses every connection, loopback included; this server's own address
+    stays allowed while it runs, since a test that scripts it means to reach it.
+    """
+    from ..recording.network import allowed
     from ..testing import ScriptedLLMServer
 
-    with ScriptedLLMServer() as server:
+    with ScriptedLLMServer() as server, allowed("127.0.0.1", server.port):
         yield server

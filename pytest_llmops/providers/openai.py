@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -30,6 +31,7 @@ __all__ = [
 ]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+OPENAI_HOST = "api.openai.com"
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,9 +48,14 @@ class OpenAIProvider:
     def key_env(self) -> str:
         return self.spec.api_key_env or "OPENAI_API_KEY"
 
+    def sends_key(self) -> bool:
+        """Keys go only where they belong: OpenAI's own endpoint, or a ``base_url`` (a local server,
+        a gateway) whose provider names ``api_key_env`` (``OPENAI_API_KEY`` too, deliberately)."""
+        return self.spec.api_key_env is not None or urlsplit(self.base_url()).hostname == OPENAI_HOST
+
     def auth_headers(self) -> dict[str, str]:
         """The bearer key, read from the environment at call time (never stored)."""
-        key = read_api_key(self.key_env)
+        key = read_api_key(self.key_env) if self.sends_key() else None
         return {"authorization": f"Bearer {key}"} if key else {}
 
     def base_url(self) -> str:

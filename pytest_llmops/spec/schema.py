@@ -143,6 +143,9 @@ class ProviderSpec(ModelParams):
     max_retries: int | None = Field(None, ge=0, le=20)
     #: Base of the exponential backoff, in seconds (default: ini).
     retry_backoff: float | None = Field(None, ge=0, allow_inf_nan=False)
+    #: ``python:`` only: the application may answer without any model call the plugin records
+    #: (otherwise a case that recorded nothing is an error).
+    allow_no_call: bool = False
     #: Providers tried in order when this one still fails after its retries.
     fallback: Annotated[list[ProviderSpec], BeforeValidator(_provider_list)] = Field(default_factory=list)
 
