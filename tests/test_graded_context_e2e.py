@@ -89,11 +89,15 @@ def test_flipping_every_judge_fails_each(suites: pytest.Pytester) -> None:
         path.write_text("\n".join(lines) + "\n")
     result = suites.runpytest()
     result.assert_outcomes(failed=3)
-    result.stdout.fnmatch_lines(["*assertions: 0 passed, 5 failed", "*assertions: 0 passed, 5 failed"], consecutive=False)
+    result.stdout.fnmatch_lines(
+        ["*assertions: 0 passed, 5 failed", "*assertions: 0 passed, 5 failed"], consecutive=False
+    )
     result.stdout.fnmatch_lines(["*assertions: 0 passed, 2 failed"])
 
 
-def test_a_context_judge_without_context_cannot_grade(pytester: pytest.Pytester, llmops_server: ScriptedLLMServer) -> None:
+def test_a_context_judge_without_context_cannot_grade(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer
+) -> None:
     llmops_server.reply("An answer.")
     write_prompt(pytester.path, user="{{ query }}")
     write(
@@ -104,7 +108,11 @@ def test_a_context_judge_without_context_cannot_grade(pytester: pytest.Pytester,
     )
     result = pytester.runpytest("--llmops-record-mode=once")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*FAIL not-context-faithfulness*no retrieved context: return `context` from the `python:` application*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*FAIL not-context-faithfulness*no retrieved context: return `context` from the `python:` application*"
+        ]
+    )
 
 
 def test_closedqa_needs_its_criterion(pytester: pytest.Pytester) -> None:

@@ -94,7 +94,7 @@ def call_with_fallbacks(channel: Channel, spec: ProviderSpec, rendered: Rendered
         while True:
             try:
                 with session.budget_guard(), calling(channel.transport), network_guard(channel.mode):
-                    response = session.priced(provider.complete(rendered, channel.client))
+                    response = session.priced(provider.complete(rendered, channel.client), candidate)
                 channel.cassette.commit()
                 return CallOutcome(response, candidate.display, retries)
             except (ProviderError, CassetteError) as exc:
@@ -178,7 +178,7 @@ class CaseJudge:
         try:
             with session.budget_guard(), calling(channel.transport), network_guard(channel.mode):
                 found, response = call(argument, channel.client)
-                response = session.priced(response)
+                response = session.priced(response, provider)
             channel.cassette.commit()
         except (ProviderError, CassetteError):
             channel.cassette.discard()

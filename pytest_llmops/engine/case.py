@@ -14,9 +14,11 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..assertions.pairwise import judge_pair
 from ..assertions.registry import AssertionContext, Judge, PreparedAssertion
 from ..assertions.transforms import Transform, as_text
-from ..errors import CassetteError, NetworkRefusedError, PromptRenderError
+from ..errors import CassetteError, LlmopsError, NetworkRefusedError, PromptRenderError
+from ..prompts.registry import Prompt
 from ..prompts.render import RenderedPrompt, render_message, render_template
 from ..providers.base import merged_params
 from ..recording import routing
@@ -220,6 +222,38 @@ def _seen(context: AssertionContext) -> str:
     return context.transform_error or as_text(context.value)
 
 
+def _pairwise(
+    plan: CasePlan, against: Prompt, judge: CaseJudge, output: str, rendered: RenderedPrompt
+) -> AssertionResult:
+    """``pairwise:``: the version before this one answers the same case (through this case's
+    channel, so its answer is recorded here and counted as judging), then the judge compares."""
+    assert plan.pairwise is not None and plan.pairwise.provider is not None and plan.prompt is not None
+    old_label = against.ref
+    try:
+        old = judge.complete(against.render(plan.vars, case=plan.case), plan.provider).text
+    except (LlmopsError, ValueError) as exc:
+        return AssertionResult(
+            "pairwise",
+            False,
+            0.0,
+            f"unscored: pairwise against {old_label}: its answer could not be had: {exc}",
+            weight=0.0,
+            metric="pairwise_win",
+            unscored=True,
+        )
+    question = next((m.content for m in reversed(rendered.messages) if m.role == "user"), "")
+    return judge_pair(
+        judge,
+        plan.pairwise.provider,
+        criteria=plan.pairwise.criteria,
+        question=question,
+        new=output,
+        old=old,
+        new_label=plan.prompt.ref,
+        old_label=old_label,
+    )
+
+
 def run_plan(plan: CasePlan, session: Session, *, nodeid: str) -> CaseResult:
     """Run one YAML case end to end, every repeat, and reduce the runs to one result."""
     who = identity_of(plan, session, nodeid)
@@ -256,6 +290,8 @@ def run_plan(plan: CasePlan, session: Session, *, nodeid: str) -> CaseResult:
                 params=merged_params(rendered, plan.provider),
             )
             graded = run.grade_in(context, plan.assertions)
+            if plan.pairwise is not None and plan.against is not None:
+                graded = (*graded, _pairwise(plan, plan.against, judge, response.text, rendered))
             answered_by = outcome.answered_by if outcome.answered_by != plan.provider.display else None
             results.append(
                 scored_result(

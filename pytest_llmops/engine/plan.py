@@ -7,7 +7,7 @@ and line. This module does not import pytest.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from ..spec.schema import (
     AssertionSpec,
     MessageSpec,
     OptionsSpec,
+    PairwiseSpec,
     ProviderSpec,
     ReduceRule,
     SuiteSpec,
@@ -75,6 +76,10 @@ class CasePlan:
     scoring: CaseScorer | None = None
     #: Files the case reads besides the suite and its prompt: its data file, `file://` values.
     files: tuple[Path, ...] = ()
+    #: ``pairwise:``: the version this one is judged against (the next lower version of the same
+    #: prompt in ``prompt:``), and the pairwise spec with its judge resolved; None for the lowest.
+    against: Prompt | None = None
+    pairwise: PairwiseSpec | None = None
 
     @property
     def variant(self) -> str:
@@ -255,6 +260,7 @@ def load_suite(path: Path, *, prompts: Callable[[Path], PromptRegistry], session
         default_files.extend(provider_files)
     except SuiteError as exc:
         raise SuiteError(f"defaults: {exc.bare_message}", path=path, line=lines.line(("defaults",))) from None
+    pairwise = _pairwise(spec, resolved, session, path, lines.line(("pairwise",)))
     cases: list[CasePlan] = []
     preparer = _Preparer(session, base_dir, path, judge=spec.judge, embedding=spec.embedding)
     # Defaults whose value needs no case variable are prepared once, the rest per case.
@@ -272,7 +278,7 @@ def load_suite(path: Path, *, prompts: Callable[[Path], PromptRegistry], session
         cases.extend(
             _case_plans(
                 sourced, spec, resolved, providers, preparer, default_asserts, compiled, default_options,
-                default_files,
+                default_files, pairwise,
             )
         )  # fmt: skip
     return SuitePlan(path, spec, tuple(cases))
@@ -288,6 +294,7 @@ def _case_plans(
     compiled: _Compiled,
     default_options: Mapping[str, Any],
     default_files: list[Path],
+    pairwise: PairwiseSpec | None = None,
 ) -> list[CasePlan]:
     """The matrix cells of one case: every prompt version × provider."""
     case, name, source = sourced.spec, sourced.name, sourced.source
@@ -356,6 +363,7 @@ def _case_plans(
     messages = tuple(_message(m) for m in case.messages or ())
     plans = []
     for prompt in resolved:
+        against = _previous_version(prompt, resolved) if pairwise is not None else None
         for provider in providers:
             plans.append(
                 CasePlan(
@@ -384,6 +392,8 @@ def _case_plans(
                     transform=transform,
                     scoring=scoring,
                     files=tuple(dict.fromkeys(files)),
+                    against=against,
+                    pairwise=pairwise if against is not None else None,
                 )
             )
     return plans
@@ -396,6 +406,37 @@ def _resolve_vars(variables: dict[str, Any], base_dir: Path) -> dict[str, Any]:
         if ref is not None:
             out[key] = load_value_file(ref, base_dir, what=f"variable {key!r}")
     return out
+
+
+def _previous_version(prompt: Prompt | None, resolved: Sequence[Prompt | None]) -> Prompt | None:
+    """The highest version of the same prompt below ``prompt`` (what the version diff compares)."""
+    if prompt is None:
+        return None
+    lower = [p for p in resolved if p is not None and p.name == prompt.name and p.version < prompt.version]
+    return max(lower, key=lambda p: p.version) if lower else None
+
+
+def _pairwise(
+    spec: SuiteSpec, resolved: Sequence[Prompt | None], session: Session, path: Path, line: int | None
+) -> PairwiseSpec | None:
+    """The suite's ``pairwise:`` with its judge: its own, else the suite's, else the ini default."""
+    if spec.pairwise is None:
+        return None
+    judge = spec.pairwise.provider or spec.judge or session.judge
+    if judge is None:
+        from ..assertions.judges import judge_setup_message
+
+        raise SuiteError(judge_setup_message("pairwise"), path=path, line=line)
+    _check_provider(judge, session, path, line)
+    names = [p.name for p in resolved if p is not None]
+    if not any(names.count(name) > 1 for name in names):
+        raise SuiteError(
+            "`pairwise:` compares versions of one prompt, and `prompt:` lists no prompt twice "
+            "(e.g. `prompt: [support@2.0.0, support@2.1.0]`)",
+            path=path,
+            line=line,
+        )
+    return spec.pairwise.model_copy(update={"provider": judge})
 
 
 def _check_provider(spec: ProviderSpec, session: Session, path: Path, line: int | None) -> None:

@@ -124,8 +124,16 @@ class Scrubber:
         )
 
     # -- requests ---------------------------------------------------------------------------------
-    def request(self, method: str, url: str, body: Any, headers: Iterable[tuple[str, Any]]) -> VcrRequest:
-        """The request as it is stored and matched."""
+    def request(
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        headers: Iterable[tuple[str, Any]],
+        *,
+        secret_params: Iterable[str] = (),
+    ) -> VcrRequest:
+        """The request as it is stored and matched; ``secret_params`` are redacted by name too."""
         secrets = list(self.secrets())
         kept: dict[str, str] = {}
         for name, value in headers:
@@ -140,17 +148,17 @@ class Scrubber:
                 kept[lowered] = redact_text(str(value), secrets)
         return VcrRequest(
             method.upper(),
-            redact_text(self._url(url), secrets),
+            redact_text(self._url(url, frozenset(secret_params)), secrets),
             self._body(body, kept.get("content-type", ""), secrets),
             kept,
         )
 
-    def _url(self, url: str) -> str:
+    def _url(self, url: str, secret_params: frozenset[str] = frozenset()) -> str:
         parts = urlsplit(url)
         if not parts.query:
             return url
         query = [
-            (k, REDACTED if self._secret_param(k) else v)
+            (k, REDACTED if self._secret_param(k) or k in secret_params else v)
             for k, v in parse_qsl(parts.query, keep_blank_values=True)
         ]
         return urlunsplit(parts._replace(query=urlencode(query)))

@@ -29,6 +29,7 @@ from .scrub import Scrubber
 __all__ = [
     "DEADLINE",
     "EXTENSION",
+    "SECRET_PARAMS",
     "CassetteTransport",
     "Exchange",
     "LiveTransportFactory",
@@ -38,6 +39,10 @@ __all__ = [
 EXTENSION = "llmops"
 #: ``request.extensions`` key: a ``time.monotonic()`` by which the whole response must be read.
 DEADLINE = "llmops_deadline"
+#: ``request.extensions`` key: names of query parameters whose values are secrets (a provider's
+#: ``query`` values read from the environment); stored and matched as ``REDACTED``, so a replay
+#: without the variable matches the recording made with it.
+SECRET_PARAMS = "llmops_secret_params"
 
 LiveTransportFactory = Callable[[], httpx.BaseTransport]
 
@@ -129,9 +134,11 @@ class CassetteTransport(httpx.BaseTransport):
         return sum(1 for e in self.exchanges if not e.replayed)
 
     # -- shared by every client -------------------------------------------------------------------
-    def stored_request(self, method: str, url: str, body: Any, headers: Any) -> VcrRequest:
+    def stored_request(
+        self, method: str, url: str, body: Any, headers: Any, secret_params: Iterable[str] = ()
+    ) -> VcrRequest:
         """The scrubbed form a request is stored and matched in."""
-        return self.scrubber.request(method, url, body, headers)
+        return self.scrubber.request(method, url, body, headers, secret_params=secret_params)
 
     def replay(self, stored: VcrRequest, *, client: str = "httpx") -> dict[str, Any] | None:
         """The recorded response, or None when the call may go live; raises when it may not."""
@@ -183,7 +190,11 @@ class CassetteTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
         stored_request = self.stored_request(
-            request.method, str(request.url), body, request.headers.multi_items()
+            request.method,
+            str(request.url),
+            body,
+            request.headers.multi_items(),
+            request.extensions.get(SECRET_PARAMS) or (),
         )
         stored = self.replay(stored_request)
         if stored is not None:
