@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 # Importing the modules registers the built-in types.
-from . import graded_context as graded_context  # closedqa, answer-relevance, context-*
 from . import json_output as json_output  # is-json, contains-json, json-schema
-from . import judges as judges  # the LLM-judged types
+from . import judges as judges  # the LLM-judged types (closedqa, answer-relevance, context-* too)
 from . import measure as measure  # latency, ttft, cost, tokens
 from . import moderation as moderation  # moderation (OpenAI's endpoint, recorded)
 from . import overlap as overlap  # rouge-n, bleu (the [metrics] extra)

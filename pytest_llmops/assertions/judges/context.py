@@ -1,10 +1,11 @@
 """Model-graded checks promptfoo users bring: ``model-graded-closedqa``, ``answer-relevance``,
 ``context-faithfulness``, ``context-recall`` and ``context-relevance``.
 
-They run on the judge machinery of ``judges`` (fixed, versioned prompts, material in tagged
-blocks that cannot close themselves, the reply read by ``parse_verdict``, one retry, an
-unreadable reply *unscored*), through ``_judge`` below: the one place that knows that machinery's
-names, so the types move with it when it changes.
+They are judges like ``standard``'s: a fixed prompt per kind (``PROMPTS`` below, shown in the
+docs), material in tagged blocks, the reply read strictly with the injection defence, structured
+output where the judge's API has it, one retry, and an unreadable reply *unscored*. The retrieved
+context is untrusted material (it may carry an injected verdict); the criterion and the ground
+truth are the suite author's.
 
 The retrieved context of the ``context-*`` checks is what a ``python:`` application returned as
 ``context`` (``metadata["context"]``), else the case variable ``context``; the question is the
@@ -16,45 +17,32 @@ numbered, a mapping as JSON. ``context-recall`` compares the context with the gr
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import CannotGrade
-from ..spec.schema import AssertionSpec
-from . import judges
-from .registry import AssertionContext, Check, register_assertion
+from ...errors import CannotGrade
+from ...spec.schema import AssertionSpec
+from ..registry import AssertionContext, Check, register_assertion
+from .check import (
+    JudgeSetup,
+    MaterialsFn,
+    input_material,
+    judge_check,
+    last_user_message,
+    output_material,
+    reference_text,
+)
+from .config import DEFAULT_SCALED_THRESHOLD, config_error, judge_provider, only, optional_text, threshold_of
+from .defence import Material
+from .fields import DEFAULT_SCALE, VerdictShape
+from .prompts import JudgePrompt
+from .rubrics import TEMPERATURE_ZERO
 
-__all__ = ["retrieved_context"]
+__all__ = ["CONTEXT_HEADING", "CRITERION_HEADING", "PROMPTS", "TRUTH_HEADING", "retrieved_context"]
 
-Materials = Callable[[AssertionContext], list[judges.Material]]
-_PASS_FAIL = judges.VerdictShape("pass-fail")
-_SCALE = judges.VerdictShape("scale")
-
-
-def _judge(
-    spec: AssertionSpec, kind: str, task: str, shape: judges.VerdictShape, materials: Materials
-) -> Check:
-    """A judge check of ``kind``: the adapter to the judge machinery (see the module docstring)."""
-    scaled = shape.kind == "scale"
-    schema = judges._scale_schema(judges.DEFAULT_SCALE) if scaled else judges._PASS_FAIL_SCHEMA
-    threshold = (
-        judges._threshold(spec, judges.DEFAULT_SCALED_THRESHOLD, judges.DEFAULT_SCALE)
-        if scaled
-        else judges._threshold(spec, None)
-    )
-    setup = judges._JudgeSetup(
-        spec,
-        judges._judge_provider(spec),
-        kind,
-        task,
-        schema,
-        shape,
-        materials,
-        threshold,
-        params=judges._TEMPERATURE_ZERO,
-    )
-    return judges._judge_check(setup)
+CONTEXT_HEADING = "CONTEXT (what was retrieved for the answer)"
+CRITERION_HEADING = "CRITERION"
+TRUTH_HEADING = "GROUND TRUTH"
 
 
 def _text(value: Any) -> str:
@@ -84,14 +72,15 @@ def _question(ctx: AssertionContext, kind: str, override: str | None = None) -> 
     query = ctx.vars.get("query")
     if query is not None:
         return _text(query)
-    found = judges._last_user_message(ctx)
+    found = last_user_message(ctx)
     if found is None:
         raise CannotGrade(f"{kind}: no question: give the case a `query` variable, or send a user message")
     return found
 
 
-def _context_material(text: str) -> judges.Material:
-    return judges.Material("context", "CONTEXT (what was retrieved for the answer)", text)
+def _context_material(ctx: AssertionContext, kind: str) -> Material:
+    # Untrusted: retrieved documents are outside the suite author's hands, and may carry a verdict.
+    return Material("context", CONTEXT_HEADING, retrieved_context(ctx, kind))
 
 
 _CLOSEDQA_TASK = """\
@@ -139,71 +128,97 @@ how much of the CONTEXT is needed to answer the question, and whether what is ne
 1 - unrelated to the question"""
 
 
+_PASS_FAIL = VerdictShape("pass-fail")
+_SCALE = VerdictShape("scale")
+CLOSEDQA_PROMPT = JudgePrompt("model-graded-closedqa", _CLOSEDQA_TASK, _PASS_FAIL)
+ANSWER_RELEVANCE_PROMPT = JudgePrompt("answer-relevance", _ANSWER_RELEVANCE_TASK, _SCALE)
+FAITHFULNESS_PROMPT = JudgePrompt("context-faithfulness", _FAITHFULNESS_TASK, _SCALE)
+RECALL_PROMPT = JudgePrompt("context-recall", _RECALL_TASK, _SCALE)
+CONTEXT_RELEVANCE_PROMPT = JudgePrompt("context-relevance", _CONTEXT_RELEVANCE_TASK, _SCALE)
+#: The kinds' prompts, and the material each sends (in order), for the docs' prompt reference.
+PROMPTS = (
+    (CLOSEDQA_PROMPT, ("input", "criterion", "output")),
+    (ANSWER_RELEVANCE_PROMPT, ("input", "output")),
+    (FAITHFULNESS_PROMPT, ("input", "context", "output")),
+    (RECALL_PROMPT, ("context", "truth")),
+    (CONTEXT_RELEVANCE_PROMPT, ("input", "context")),
+)
+
+
+def _judge(spec: AssertionSpec, prompt: JudgePrompt, materials: MaterialsFn) -> Check:
+    """The judge check of one of these kinds, on the machinery the standard judges use."""
+    if prompt.shape.kind == "scale":
+        threshold = threshold_of(spec, DEFAULT_SCALED_THRESHOLD, DEFAULT_SCALE)
+    else:
+        threshold = threshold_of(spec, None)
+    provider = judge_provider(spec)
+    return judge_check(JudgeSetup(spec, provider, prompt, materials, threshold, params=TEMPERATURE_ZERO))
+
+
 @register_assertion("model-graded-closedqa", uses_judge=True)
 def _closedqa(spec: AssertionSpec, *, base_dir: Path) -> Check:
     """Does the output meet the criterion in ``value``? Pass/fail (OpenAI evals' closedqa)."""
-    judges._only(spec, "value", "threshold")
-    criterion = judges._optional_text(spec, "the criterion", "value: 'mentions the refund policy'")
+    only(spec, "value", "threshold")
+    example = "value: 'mentions the refund policy'"
+    criterion = optional_text(spec, "the criterion", example)
     if criterion is None:
-        raise judges._error(
-            spec, "`value` is required: the criterion, e.g. value: 'mentions the refund policy'"
-        )
+        raise config_error(spec, f"`value` is required: the criterion, e.g. {example}")
 
-    def materials(ctx: AssertionContext) -> list[judges.Material]:
+    def materials(ctx: AssertionContext) -> list[Material]:
         found = []
-        question = judges._last_user_message(ctx)
+        question = last_user_message(ctx)
         if question is not None:
-            found.append(judges._input(question))
-        return [*found, judges.Material("criterion", "CRITERION", criterion), judges._output(ctx)]
+            found.append(input_material(question))
+        criterion_block = Material("criterion", CRITERION_HEADING, criterion, trusted=True)
+        return [*found, criterion_block, output_material(ctx)]
 
-    return _judge(spec, "model-graded-closedqa", _CLOSEDQA_TASK, _PASS_FAIL, materials)
+    return _judge(spec, CLOSEDQA_PROMPT, materials)
 
 
 @register_assertion("answer-relevance", uses_judge=True)
 def _answer_relevance(spec: AssertionSpec, *, base_dir: Path) -> Check:
     """Does the output answer the question (``value``, the ``query`` variable, or the last user message)?"""
-    judges._only(spec, "value", "threshold")
-    question = judges._optional_text(spec, "the question", "value: '{{ query }}'")
+    only(spec, "value", "threshold")
+    question = optional_text(spec, "the question", "value: '{{ query }}'")
 
-    def materials(ctx: AssertionContext) -> list[judges.Material]:
-        return [judges._input(_question(ctx, spec.type, question)), judges._output(ctx)]
+    def materials(ctx: AssertionContext) -> list[Material]:
+        return [input_material(_question(ctx, spec.type, question)), output_material(ctx)]
 
-    return _judge(spec, "answer-relevance", _ANSWER_RELEVANCE_TASK, _SCALE, materials)
+    return _judge(spec, ANSWER_RELEVANCE_PROMPT, materials)
 
 
 @register_assertion("context-faithfulness", uses_judge=True)
 def _context_faithfulness(spec: AssertionSpec, *, base_dir: Path) -> Check:
     """Is every claim of the output supported by the retrieved context? 1-5, normalised."""
-    judges._only(spec, "threshold")
+    only(spec, "threshold")
 
-    def materials(ctx: AssertionContext) -> list[judges.Material]:
-        context = retrieved_context(ctx, spec.type)
-        return [judges._input(_question(ctx, spec.type)), _context_material(context), judges._output(ctx)]
+    def materials(ctx: AssertionContext) -> list[Material]:
+        context = _context_material(ctx, spec.type)
+        return [input_material(_question(ctx, spec.type)), context, output_material(ctx)]
 
-    return _judge(spec, "context-faithfulness", _FAITHFULNESS_TASK, _SCALE, materials)
+    return _judge(spec, FAITHFULNESS_PROMPT, materials)
 
 
 @register_assertion("context-recall", uses_judge=True)
 def _context_recall(spec: AssertionSpec, *, base_dir: Path) -> Check:
     """Is the ground truth (``value``, else ``expected``) found in the retrieved context? 1-5."""
-    judges._only(spec, "value", "threshold")
-    truth = judges._optional_text(spec, "the ground truth", "value: 'Refunds are accepted within 30 days'")
+    only(spec, "value", "threshold")
+    truth = optional_text(spec, "the ground truth", "value: 'Refunds are accepted within 30 days'")
 
-    def materials(ctx: AssertionContext) -> list[judges.Material]:
-        context = retrieved_context(ctx, spec.type)
-        ground = judges._reference(spec, ctx, truth)
-        return [_context_material(context), judges.Material("truth", "GROUND TRUTH", ground)]
+    def materials(ctx: AssertionContext) -> list[Material]:
+        context = _context_material(ctx, spec.type)
+        ground = reference_text(spec, ctx, truth)
+        return [context, Material("truth", TRUTH_HEADING, ground, trusted=True)]
 
-    return _judge(spec, "context-recall", _RECALL_TASK, _SCALE, materials)
+    return _judge(spec, RECALL_PROMPT, materials)
 
 
 @register_assertion("context-relevance", uses_judge=True)
 def _context_relevance(spec: AssertionSpec, *, base_dir: Path) -> Check:
     """Is the retrieved context what the question needs? 1-5, normalised."""
-    judges._only(spec, "threshold")
+    only(spec, "threshold")
 
-    def materials(ctx: AssertionContext) -> list[judges.Material]:
-        context = retrieved_context(ctx, spec.type)
-        return [judges._input(_question(ctx, spec.type)), _context_material(context)]
+    def materials(ctx: AssertionContext) -> list[Material]:
+        return [input_material(_question(ctx, spec.type)), _context_material(ctx, spec.type)]
 
-    return _judge(spec, "context-relevance", _CONTEXT_RELEVANCE_TASK, _SCALE, materials)
+    return _judge(spec, CONTEXT_RELEVANCE_PROMPT, materials)
