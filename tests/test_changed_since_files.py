@@ -74,7 +74,7 @@ def repo(
 
 
 def selected(pytester: pytest.Pytester) -> set[str]:
-    result = pytester.runpytest("--collect-only", "-q", "--llmops-changed-since", "base")
+    result = pytester.runpytest("--collect-only", "-q", "--llmops-changed-since=base")
     return {line.split("::")[1].split("[")[0] for line in result.stdout.lines if ".llmops.yaml::" in line}
 
 
