@@ -283,6 +283,18 @@ JUDGE_SPECS: dict[str, dict[str, Any]] = {
     "relevance": {"type": "relevance"},
     "accuracy": {"type": "accuracy"},
     "factuality": {"type": "factuality"},
+    "model-graded-closedqa": {"type": "model-graded-closedqa", "value": CORPUS_RUBRIC},
+    "answer-relevance": {"type": "answer-relevance"},
+    "context-faithfulness": {"type": "context-faithfulness"},
+    "context-recall": {"type": "context-recall"},
+    "context-relevance": {"type": "context-relevance"},
+}
+#: What was retrieved for CORPUS_INPUT, for the context judges.
+CORPUS_CONTEXT = ["Refund policy: refunds reach the customer's account within 14 days."]
+#: The promptfoo-style judges (judges/context.py) that read each shape of reply.
+CONTEXT_KINDS_BY_SHAPE = {
+    "pass-fail": ("model-graded-closedqa",),
+    "scale": ("answer-relevance", "context-faithfulness", "context-recall", "context-relevance"),
 }
 #: The judge kinds that read each shape of reply.
 KINDS_BY_SHAPE = {
@@ -311,7 +323,7 @@ class ScriptedJudge:
         self.prompts.append(prompt)
         reply = self.replies.pop(0) if self.replies else "(no verdict)"
         text = reply(prompt) if callable(reply) else str(reply)
-        found = re.search(r"<output-(\w+)>", prompt.messages[-1].content)
+        found = re.search(r"<(?:output|context)-(\w+)>", prompt.messages[-1].content)
         if found:
             text = text.replace("@NONCE@", found[1])
         calls = self.tool_calls if len(self.prompts) == 1 else ()
@@ -332,8 +344,12 @@ def judge_outcome(
     provider: str = "openai:gpt-4o-mini",
     question: str = CORPUS_INPUT,
     settings: dict[str, Any] | None = None,
+    context: Any = None,
 ) -> Any:
-    """The assertion result of judge ``kind`` (a JUDGE_SPECS key) on ``output``, through the real check."""
+    """The assertion result of judge ``kind`` (a JUDGE_SPECS key) on ``output``, through the real check.
+
+    ``context`` is the case's ``context`` variable (what was retrieved), for the context judges.
+    """
     from pytest_llmops.assertions import AssertionContext, default_registry
     from pytest_llmops.prompts import RenderedPrompt
     from pytest_llmops.results import LLMResponse, Message
@@ -345,8 +361,11 @@ def judge_outcome(
     prepared = default_registry.prepare(AssertionSpec.model_validate(spec), base_dir=Path("."))
     prompt = RenderedPrompt((Message("system", "You are a support agent."), Message("user", question)))
     response = LLMResponse(output, "openai:gpt-4o-mini", "gpt-4o-mini")
-    context = AssertionContext(output, response, expected=CORPUS_EXPECTED, prompt=prompt, judge=judge)
-    return prepared.run(context)
+    variables = {} if context is None else {"context": context}
+    checked = AssertionContext(
+        output, response, vars=variables, expected=CORPUS_EXPECTED, prompt=prompt, judge=judge
+    )
+    return prepared.run(checked)
 
 
 def outcome_word(result: Any) -> str:

@@ -333,7 +333,16 @@ def _judge_checks(spec: SuiteSpec, lines: Any, path: Path, preparer: _Preparer) 
                 path=path,
                 line=assertion_line,
             )
-        variables = {spec.input_var: check.input, "expected": check.expected, "context": check.context}
+        context = check.context
+        ref = file_ref(context)
+        if ref is not None:
+            try:
+                context = load_value_file(
+                    ref, preparer.base_dir, what=f"judge check {check.name!r}: `context`"
+                )
+            except SuiteError as exc:
+                raise SuiteError(exc.bare_message, path=path, line=line) from None
+        variables = {spec.input_var: check.input, "expected": check.expected, "context": context}
         prepared = preparer.prepare(
             check.assert_, None, assertion_line, variables, where=f"judge check {check.name!r}: "
         )
@@ -349,7 +358,7 @@ def _judge_checks(spec: SuiteSpec, lines: Any, path: Path, preparer: _Preparer) 
                 expected=check.expected,
                 human_pass=check.verdict == "pass",
                 note=check.note,
-                context=check.context,
+                context=context,
             )
         )
     return tuple(plans)
