@@ -11,7 +11,7 @@ import pytest
 
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .helpers import write, write_prompt
+from .helpers import is_judge, write, write_prompt
 
 SCHEMA = {"type": "json_schema", "json_schema": {"name": "reply", "schema": {"type": "object"}}}
 TOOLS = [
@@ -248,3 +248,25 @@ def test_fine_tuned_openai_ids_keep_their_colons(pytester: pytest.Pytester) -> N
         "tests:\n  - name: a\n    vars: {who: A}\n    assert: [{type: contains, value: A}]\n",
     )
     pytester.runpytest("--collect-only").assert_outcomes()
+
+
+def test_a_cases_options_never_reach_its_judge(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer
+) -> None:
+    llmops_server.reply('{"reason": "fine", "score": 1, "verdict": "pass"}', match=is_judge)
+    llmops_server.reply('{"ok": true}')
+    write_prompt(pytester.path)
+    write(
+        pytester.path / "test_judged.llmops.yaml",
+        f"prompt: greeter\nprovider: {{id: openai:gpt-4o-mini, base_url: '{llmops_server.base_url}'}}\n"
+        f"judge: {{id: openai:gpt-4o-mini, base_url: '{llmops_server.base_url}'}}\n"
+        "tests:\n  - name: a\n    vars: {who: A}\n"
+        f"    options: {{temperature: 0.9, response_format: {json.dumps(SCHEMA)}, tools: {json.dumps(TOOLS)}}}\n"
+        "    assert: [{type: model-graded-closedqa, value: says ok}]\n",
+    )
+    pytester.runpytest("--llmops-record-mode=once").assert_outcomes(passed=1)
+    app, judge = sorted(bodies(llmops_server, "/chat/completions"), key=is_judge)
+    assert app["response_format"] == SCHEMA and app["tools"] == TOOLS
+    # The judge is asked with its own settings: temperature 0 and the verdict's schema.
+    assert judge["temperature"] == 0 and "tools" not in judge
+    assert judge["response_format"]["json_schema"]["name"] == "verdict"
