@@ -14,7 +14,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..assertions.pairwise import judge_pair
+from ..assertions.judges.pairwise import judge_pair
 from ..assertions.registry import AssertionContext, Judge, PreparedAssertion
 from ..assertions.transforms import Transform, as_text
 from ..errors import CassetteError, LlmopsError, NetworkRefusedError, PromptRenderError
