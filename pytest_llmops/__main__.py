@@ -22,6 +22,12 @@ def _html(argv: Sequence[str]) -> int:
     return html_main(argv)
 
 
+def _import_promptfoo(argv: Sequence[str]) -> int:
+    from .importer import main as import_main
+
+    return import_main(argv)
+
+
 def _merge(argv: Sequence[str]) -> int:
     from .plugin.offline import settings_from_pytest
     from .report.merge import main as merge_main
@@ -85,6 +91,10 @@ COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "html": (_html, "render a JSON report (--llmops-report) as a self-contained HTML page"),
     "merge": (_merge, "combine CI shards' JSON reports into one run, and apply its gates and reports"),
     "settings-doc": (_settings_doc, f"regenerate the settings reference in {SETTINGS_DOC.as_posix()} [PATH]"),
+    "import-promptfoo": (
+        _import_promptfoo,
+        "translate a promptfoo config into prompt files, a suite and data: CONFIG --out DIR",
+    ),
     "judge-prompts-doc": (
         _judge_prompts_doc,
         f"regenerate the judge prompts in {JUDGES_DOC.as_posix()} [PATH]",

@@ -9,7 +9,7 @@ back with ``from_dict``.
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -45,13 +45,37 @@ class Outcome(str, enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class Message:
-    """One chat message."""
+    """One chat message.
+
+    ``content`` is always its text. A message of content parts (an image beside the text,
+    Anthropic's ``cache_control``) also keeps ``parts``, the parts as written; providers send
+    those, in their API's form, and ``content`` then holds the text parts joined.
+    """
 
     role: str
     content: str
+    parts: tuple[Mapping[str, Any], ...] | None = None
 
-    def to_dict(self) -> dict[str, str]:
-        return {"role": self.role, "content": self.content}
+    def to_dict(self) -> dict[str, Any]:
+        """``{role, content}`` (and ``parts`` when it has them): the report's form."""
+        if self.parts is None:
+            return {"role": self.role, "content": self.content}
+        return {"role": self.role, "content": self.content, "parts": [dict(p) for p in self.parts]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
+        parts = data.get("parts")
+        return cls(
+            str(data["role"]),
+            str(data["content"]),
+            tuple(dict(p) for p in parts) if isinstance(parts, list) else None,
+        )
+
+    @classmethod
+    def of_parts(cls, role: str, parts: Sequence[Mapping[str, Any]]) -> Message:
+        """A message of content parts; its ``content`` is the text of its text parts."""
+        text = "\n".join(str(p.get("text", "")) for p in parts if p.get("type") == "text")
+        return cls(role, text, tuple(dict(p) for p in parts))
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,6 +235,8 @@ class CaseResult:
     ttft_ms: float | None = None
     replayed: bool = False
     output: str | None = None
+    #: What the assertions saw when a `transform:` changed the output (as text); else None.
+    transformed_output: str | None = None
     error: str | None = None
     tags: tuple[str, ...] = ()
     #: Judge calls are counted apart from the application's.
@@ -274,6 +300,7 @@ class CaseResult:
             "retries": self.retries,
             "tags": list(self.tags),
             "output": self.output,
+            "transformed_output": self.transformed_output,
             "messages": [m.to_dict() for m in self.messages],
             "runs": [dict(r) for r in self.runs],
             "error": self.error,
@@ -303,6 +330,7 @@ class CaseResult:
             ttft_ms=data.get("ttft_ms"),
             replayed=bool(data.get("replayed", False)),
             output=data.get("output"),
+            transformed_output=data.get("transformed_output"),
             error=data.get("error"),
             tags=tuple(data.get("tags", ())),
             judge_usage=Usage.from_dict(data.get("judge_tokens")),
@@ -310,7 +338,7 @@ class CaseResult:
             judge_failures=int(data.get("judge_failures", 0)),
             answered_by=data.get("answered_by"),
             retries=int(data.get("retries", 0)),
-            messages=tuple(Message(str(m["role"]), str(m["content"])) for m in data.get("messages", ())),
+            messages=tuple(Message.from_dict(m) for m in data.get("messages", ())),
             runs=tuple(data.get("runs", ())),
             location=str(data.get("location", "")),
             reduce=data.get("reduce"),

@@ -13,6 +13,12 @@ import pytest_llmops.plugin.items
 import pytest_llmops.plugin.review
 import pytest_llmops.report.write  # noqa: F401  (see below)
 
+try:  # the [metrics] extra: numpy, under rouge-score and sacrebleu, cannot be imported twice
+    import rouge_score.rouge_scorer  # noqa: F401
+    import sacrebleu  # noqa: F401
+except ImportError:  # pragma: no cover - the extra is part of [test]
+    pass
+
 from .helpers import (
     AMBIENT_PROVIDER_ENV,
     FAKE_ANTHROPIC_KEY,

@@ -200,6 +200,68 @@ def case(
     return CaseResult(**data)
 
 
+# -- the nine promptfoo example shapes (tests/data/promptfoo, tests/data/ports) --------------
+
+PROMPTFOO_EXAMPLES = (
+    "getting-started",
+    "json-output",
+    "simple-csv",
+    "self-grading",
+    "claude-vs-gpt",
+    "python-provider",
+    "openai-structured-output",
+    "g-eval",
+    "assertion-scoring-override",
+)
+
+_EXAMPLE_REPLIES = (
+    ("capital of France", "Paris is the capital of France."),
+    ("primary colour", "Red is a primary colour."),
+    ("haiku about the sea", "Waves fold into foam / the sea breathes under the moon / salt on the cold wind"),
+    ("object: Banana", '{"color": "yellow", "countries": ["Ecuador", "Philippines"]}'),
+    ("object: Passion fruit", '{"color": "purple", "countries": ["Brazil", "Paraguay"]}'),
+    ("to French", "Bonjour le monde"),
+    ("into French", "Bonjour le monde !"),
+    ("Spanish", "¿Dónde está la biblioteca?"),
+    ("German", "Guten Morgen"),
+    ("charged twice", '{"category": "billing", "urgency": "high"}'),
+    ("reset my password", '{"category": "account", "urgency": "low"}'),
+    ("promotions or discounts", "Hi Jane! Yes, there is a 10% discount on every plan this week."),
+    ("status of my order", "Hi Ben, your order #54321 has shipped; its status is in your account."),
+    ("specific product", "Hi Bob, of course: tell me the product's name and I will find it."),
+    (
+        "summary of this article",
+        "The article reports one clear development. It gives the key dates and plans.",
+    ),
+)
+
+
+def _text_of(content: Any) -> str:
+    if isinstance(content, list):
+        return " ".join(str(p.get("text", "")) for p in content if isinstance(p, dict))
+    return str(content or "")
+
+
+def promptfoo_example_reply(request: Any) -> str:
+    """Answers for the nine example shapes: each passes its example's checks (judges say pass)."""
+    messages = request.get("messages") or []
+    system = _text_of(request.get("system")) + " ".join(
+        _text_of(m.get("content")) for m in messages if m.get("role") == "system"
+    )
+    if "pytest-llmops judge" in system:
+        if "g-eval" in system:
+            return '{"reason": "Clear, organised and faithful to the article.", "score": 5}'
+        return '{"reason": "The output satisfies the rubric.", "score": 1, "verdict": "pass"}'
+    last = _text_of(messages[-1].get("content")) if messages else ""
+    for key, reply in _EXAMPLE_REPLIES:
+        if key in last:
+            return reply
+    if "tweet about" in last:
+        topic = last.rsplit("about", 1)[-1].strip().rstrip(".")
+        return f"Just had {topic} for breakfast and now I am a philosopher. #{topic.replace(' ', '')}"
+    return "OK"
+
+
 # --- judges without HTTP ------------------------------------------------------------------
 
 #: The material the judge corpora judge (tests/data/judge_replies.yaml names it too).
@@ -221,6 +283,18 @@ JUDGE_SPECS: dict[str, dict[str, Any]] = {
     "relevance": {"type": "relevance"},
     "accuracy": {"type": "accuracy"},
     "factuality": {"type": "factuality"},
+    "model-graded-closedqa": {"type": "model-graded-closedqa", "value": CORPUS_RUBRIC},
+    "answer-relevance": {"type": "answer-relevance"},
+    "context-faithfulness": {"type": "context-faithfulness"},
+    "context-recall": {"type": "context-recall"},
+    "context-relevance": {"type": "context-relevance"},
+}
+#: What was retrieved for CORPUS_INPUT, for the context judges.
+CORPUS_CONTEXT = ["Refund policy: refunds reach the customer's account within 14 days."]
+#: The promptfoo-style judges (judges/context.py) that read each shape of reply.
+CONTEXT_KINDS_BY_SHAPE = {
+    "pass-fail": ("model-graded-closedqa",),
+    "scale": ("answer-relevance", "context-faithfulness", "context-recall", "context-relevance"),
 }
 #: The judge kinds that read each shape of reply.
 KINDS_BY_SHAPE = {
@@ -249,7 +323,7 @@ class ScriptedJudge:
         self.prompts.append(prompt)
         reply = self.replies.pop(0) if self.replies else "(no verdict)"
         text = reply(prompt) if callable(reply) else str(reply)
-        found = re.search(r"<output-(\w+)>", prompt.messages[-1].content)
+        found = re.search(r"<(?:output|context)-(\w+)>", prompt.messages[-1].content)
         if found:
             text = text.replace("@NONCE@", found[1])
         calls = self.tool_calls if len(self.prompts) == 1 else ()
@@ -270,8 +344,12 @@ def judge_outcome(
     provider: str = "openai:gpt-4o-mini",
     question: str = CORPUS_INPUT,
     settings: dict[str, Any] | None = None,
+    context: Any = None,
 ) -> Any:
-    """The assertion result of judge ``kind`` (a JUDGE_SPECS key) on ``output``, through the real check."""
+    """The assertion result of judge ``kind`` (a JUDGE_SPECS key) on ``output``, through the real check.
+
+    ``context`` is the case's ``context`` variable (what was retrieved), for the context judges.
+    """
     from pytest_llmops.assertions import AssertionContext, default_registry
     from pytest_llmops.prompts import RenderedPrompt
     from pytest_llmops.results import LLMResponse, Message
@@ -283,8 +361,11 @@ def judge_outcome(
     prepared = default_registry.prepare(AssertionSpec.model_validate(spec), base_dir=Path("."))
     prompt = RenderedPrompt((Message("system", "You are a support agent."), Message("user", question)))
     response = LLMResponse(output, "openai:gpt-4o-mini", "gpt-4o-mini")
-    context = AssertionContext(output, response, expected=CORPUS_EXPECTED, prompt=prompt, judge=judge)
-    return prepared.run(context)
+    variables = {} if context is None else {"context": context}
+    checked = AssertionContext(
+        output, response, vars=variables, expected=CORPUS_EXPECTED, prompt=prompt, judge=judge
+    )
+    return prepared.run(checked)
 
 
 def outcome_word(result: Any) -> str:

@@ -195,7 +195,8 @@ def test_a_judge_check_without_a_recording_fails_its_item_and_says_how_to_record
         (
             "  - {name: a, assert: {type: contains, value: x}, output: o, verdict: pass}\n",
             "judge check 'a': `assert` must be a judge assertion (llm-rubric, g-eval, relevance,"
-            " accuracy, safety, factuality); 'contains' calls no judge",
+            " accuracy, safety, factuality, model-graded-closedqa, answer-relevance,"
+            " context-faithfulness, context-recall, context-relevance); 'contains' calls no judge",
         ),
         ("  - {name: a, assert: {type: safety}, output: o, verdict: maybe}\n", "judge_checks[0].verdict"),
         (

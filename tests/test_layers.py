@@ -25,6 +25,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("gates",),
     ("review",),
     ("report",),
+    ("importer",),
     ("plugin", "__main__"),
 )
 RANK = {name: rank for rank, names in enumerate(LAYERS) for name in names}

@@ -68,15 +68,20 @@ def _only(spec: AssertionSpec, *used: str) -> None:
             raise config_error(spec, f"`{name}` does not apply to this assertion (it uses {uses}); remove it")
 
 
-def assertion_type(name: str, *uses: str) -> Callable[[AssertionFactory], AssertionFactory]:
-    """Decorator: register a built-in type whose factory reads only the settings in ``uses``."""
+def assertion_type(
+    name: str, *uses: str, uses_judge: bool = False
+) -> Callable[[AssertionFactory], AssertionFactory]:
+    """Decorator: register a built-in type whose factory reads only the settings in ``uses``.
+
+    ``uses_judge``: the type calls a model through ``ctx.judge`` (see ``register_assertion``).
+    """
 
     def decorate(factory: AssertionFactory) -> AssertionFactory:
         def checked(spec: AssertionSpec, *, base_dir: Path) -> Check:
             _only(spec, *uses)
             return factory(spec, base_dir=base_dir)
 
-        return register_assertion(name)(checked)
+        return register_assertion(name, uses_judge=uses_judge)(checked)
 
     return decorate
 

@@ -1,194 +1,114 @@
-"""The ``python`` assertion: a function of the user's, named ``module:function`` or ``file.py:function``.
+"""The ``python`` assertion: a function of the user's, or a one-line Python expression.
 
-The function is found and its signature checked at collection; it is called as
-``fn(output, ctx)`` and may return a bool, a score between 0 and 1, a dict with ``pass``,
-``score`` and/or ``reason``, or a ``Grade``. Anything else cannot grade (it fails under ``not-``
-too). A file is imported under a unique module name, with no change to ``sys.path``.
+A function is named ``module:function``, ``file.py:function`` or ``file://file.py`` (whose
+``get_assert`` is called, as promptfoo does); it is found and its signature checked at
+collection, and called as ``fn(output, ctx)``. An expression (``len(output) < 200``) is
+compiled and checked at collection (``expressions``). Either may return a bool, a score between
+0 and 1, a dict with ``pass``, ``score`` and/or ``reason``, or a ``Grade``; anything else cannot
+grade (it fails under ``not-`` too). ``output`` is what the assertion sees: the output text, or
+what a ``transform:`` made of it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import importlib
-import importlib.util
-import inspect
-import re
-import sys
-from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
-from typing import Any
 
-from ..errors import AssertionConfigError, CannotGrade
 from ..results import Grade
 from ..spec.schema import AssertionSpec
-from ..spec.validation import suggest
 from .config import assertion_type, config_error, got, number
+from .expressions import ExpressionError, compile_expression
+from .functions import FunctionRefError, grade_returned, load_function
 from .reasons import num, truncate
 from .registry import AssertionContext, Check
 
 __all__: list[str] = []
 
 _PYTHON_EXAMPLE = "value: 'checks.refunds:mentions_policy' or value: 'checks/refunds.py:mentions_policy'"
-_FILE_MODULES: dict[tuple[Path, int], ModuleType] = {}
+_EXPRESSION_EXAMPLE = "value: 'len(output) < 200'"
+#: The names an inline expression is given.
+_EXPRESSION_NAMES = frozenset({"output", "vars", "expected", "context"})
+_EXPRESSION_CHARS = frozenset("()[]{}\"'=<>!+*,%&|^~")
 
 
-def _import_failed(spec: AssertionSpec, what: str, exc: BaseException) -> AssertionConfigError:
-    return config_error(spec, f"importing {what} failed: {type(exc).__name__}: {exc}")
+def _is_reference(value: str) -> bool:
+    """Whether ``value`` names a function (``module:fn``, ``file.py:fn``, ``file://x.py``).
+
+    Anything else is an inline expression. A colon that ends ``target:identifier`` where the
+    target holds no operator or bracket (which an expression would) makes a reference, so a
+    misspelt module name reads as one, not as a broken expression.
+    """
+    text = value.strip()
+    if text.startswith("file://"):
+        return True
+    target, sep, name = text.rpartition(":")
+    if sep and target and name.isidentifier() and not text.startswith("lambda"):
+        return not (_EXPRESSION_CHARS & set(target))
+    return target == "" and text.endswith(".py")
 
 
-def _import_file(spec: AssertionSpec, target: str, base_dir: Path) -> ModuleType:
-    """Import exactly the named file, under a unique module name (no sys.path changes)."""
-    path = Path(target) if Path(target).is_absolute() else base_dir / target
-    if path.suffix != ".py":
-        raise config_error(spec, f"python file {target!r} must end in .py, e.g. {_PYTHON_EXAMPLE}")
-    if not path.is_file():
-        raise config_error(spec, f"python file {target!r} not found (looked for {path})")
-    path = path.resolve()
-    key = (path, path.stat().st_mtime_ns)
-    cached = _FILE_MODULES.get(key)
-    if cached is not None:
-        return cached
-    digest = hashlib.sha1(str(path).encode(), usedforsecurity=False).hexdigest()[:12]
-    stem = re.sub(r"\W", "_", path.stem)
-    name = f"_llmops_check_{stem}_{digest}"
-    module_spec = importlib.util.spec_from_file_location(name, path)
-    if module_spec is None or module_spec.loader is None:  # pragma: no cover - .py is checked
-        raise config_error(spec, f"cannot import python file {target!r}")
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[name] = module  # dataclasses and pickling look the module up by name
-    try:
-        module_spec.loader.exec_module(module)
-    except Exception as exc:
-        sys.modules.pop(name, None)
-        raise _import_failed(spec, f"python file {target!r}", exc) from exc
-    _FILE_MODULES[key] = module
-    return module
-
-
-def _import_module(spec: AssertionSpec, target: str) -> ModuleType:
-    if not all(part.isidentifier() for part in target.split(".")):
+def _threshold(spec: AssertionSpec) -> float:
+    if spec.threshold is None:
+        return 0.5
+    threshold = number(spec, spec.threshold, "threshold", "threshold: 0.7")
+    if not 0.0 <= threshold <= 1.0:
         raise config_error(
-            spec, f"{target!r} is not a module name or a .py file path, e.g. {_PYTHON_EXAMPLE}"
+            spec, f"`threshold` must be between 0 and 1, e.g. threshold: 0.7; got {num(threshold)}"
         )
-    try:
-        return importlib.import_module(target)
-    except ModuleNotFoundError as exc:
-        if exc.name and (target == exc.name or target.startswith(exc.name + ".")):
-            raise config_error(
-                spec,
-                f"python module {target!r} not found: is it installed, or its directory on sys.path"
-                " (e.g. the `pythonpath` ini option)?",
-            ) from None
-        raise _import_failed(spec, f"python module {target!r}", exc) from exc
-    except Exception as exc:
-        raise _import_failed(spec, f"python module {target!r}", exc) from exc
-
-
-def _python_grade(result: Any, threshold: float, where: str) -> Grade:
-    """Turn what a user's check returned into a grade; anything unusable cannot grade."""
-    if isinstance(result, Grade):
-        return result
-    if isinstance(result, bool):
-        return Grade(result, float(result), f"{where} returned {result}")
-    if isinstance(result, (int, float)):
-        score = float(result)
-        if not 0.0 <= score <= 1.0:  # also catches NaN
-            raise CannotGrade(f"{where} returned {result!r}; a numeric score must be between 0 and 1")
-        passed = score >= threshold
-        return Grade(
-            passed,
-            score,
-            f"{where} returned score {score:g} ({'>=' if passed else '<'} threshold {threshold:g})",
-        )
-    if isinstance(result, Mapping):
-        problem = _python_dict_problem(result)
-        if problem:
-            raise CannotGrade(f"{where} returned {truncate(repr(result), 120)}; {problem}")
-        raw_pass, raw_score, raw_reason = result.get("pass"), result.get("score"), result.get("reason")
-        score = float(raw_score) if raw_score is not None else float(bool(raw_pass))
-        passed = bool(raw_pass) if raw_pass is not None else score >= threshold
-        reason = (
-            str(raw_reason) if raw_reason is not None else f"{where} returned pass={passed}, score={score:g}"
-        )
-        return Grade(passed, score, reason)
-    what = (
-        "None (is a `return` missing?)"
-        if result is None
-        else f"{type(result).__name__} {truncate(repr(result), 80)}"
-    )
-    raise CannotGrade(
-        f"{where} returned {what}; return a bool, a score between 0 and 1, or a dict with"
-        " `pass`, `score` and/or `reason`"
-    )
-
-
-def _python_dict_problem(result: Mapping[Any, Any]) -> str:
-    unknown = [repr(k) for k in result if k not in ("pass", "score", "reason")]
-    if unknown:
-        return f"unknown key(s) {', '.join(unknown)}: use `pass`, `score` and/or `reason`"
-    raw_pass, raw_score = result.get("pass"), result.get("score")
-    if raw_pass is None and raw_score is None:
-        return "the dict needs `pass` (a bool) and/or `score` (0 to 1)"
-    if raw_pass is not None and not isinstance(raw_pass, bool):
-        return f"`pass` must be a bool, not {type(raw_pass).__name__}"
-    if raw_score is not None and (
-        isinstance(raw_score, bool)
-        or not isinstance(raw_score, (int, float))
-        or not 0.0 <= float(raw_score) <= 1.0
-    ):
-        return f"`score` must be a number between 0 and 1, not {truncate(repr(raw_score), 40)}"
-    return ""
+    return threshold
 
 
 @assertion_type("python", "value", "threshold")
 def _python(spec: AssertionSpec, *, base_dir: Path) -> Check:
-    """``value: module:function`` or ``value: path/to/file.py:function``; called as fn(output, ctx)."""
+    """``value: module:function``, ``file.py:function`` or a one-line expression over the output.
+
+    A function is called as fn(output, ctx); an expression sees ``output``, ``vars``,
+    ``expected`` and ``context`` (see ``expressions`` for what it may use).
+    """
     value = spec.value
     if not isinstance(value, str):
-        raise config_error(spec, f"`value` must name a function, e.g. {_PYTHON_EXAMPLE}; {got(value)}")
-    target, sep, func_name = value.strip().rpartition(":")
-    if not sep or not target or not func_name.isidentifier():
         raise config_error(
-            spec,
-            f"`value` must be 'module:function' or 'file.py:function', e.g. {_PYTHON_EXAMPLE}; got {value!r}",
+            spec, f"`value` must name a function, e.g. {_PYTHON_EXAMPLE}, or be an expression; {got(value)}"
         )
-    threshold = 0.5
-    if spec.threshold is not None:
-        threshold = number(spec, spec.threshold, "threshold", "threshold: 0.7")
-        if not 0.0 <= threshold <= 1.0:
-            raise config_error(
-                spec, f"`threshold` must be between 0 and 1, e.g. threshold: 0.7; got {num(threshold)}"
-            )
-    is_file = target.endswith(".py") or "/" in target or "\\" in target
-    module = _import_file(spec, target, base_dir) if is_file else _import_module(spec, target)
-    where_module = f"python file {target!r}" if is_file else f"python module {target!r}"
-    fn = getattr(module, func_name, None)
-    if fn is None:
-        names = [n for n, v in vars(module).items() if callable(v) and not n.startswith("_")]
-        raise config_error(
-            spec, f"function {func_name!r} not found in {where_module}.{suggest(func_name, names)}"
-        )
-    if not callable(fn):
-        raise config_error(spec, f"{func_name!r} in {where_module} is not a function ({type(fn).__name__})")
-    if inspect.iscoroutinefunction(fn):
-        raise config_error(spec, f"{func_name!r} in {where_module} is async; write a plain function")
+    threshold = _threshold(spec)
+    if not _is_reference(value):
+        return _expression_check(spec, value, threshold)
     try:
-        signature = inspect.signature(fn)
-    except (TypeError, ValueError):  # some builtins have no signature: let the call decide
-        signature = None
-    if signature is not None:
-        try:
-            signature.bind(None, None)
-        except TypeError:
-            raise config_error(
-                spec,
-                f"function {func_name!r} in {where_module} must accept (output, ctx);"
-                f" its signature is {func_name}{signature}",
-            ) from None
+        fn, _ = load_function(
+            value,
+            base_dir,
+            arguments=("output", "ctx"),
+            example=_PYTHON_EXAMPLE,
+            default_function="get_assert",
+        )
+    except FunctionRefError as exc:
+        message = str(exc)
+        if message.startswith("write 'module:function'"):
+            message = "`value` must be 'module:function' or 'file.py:function'" + message.removeprefix(
+                "write 'module:function' or 'file.py:function'"
+            )
+        raise config_error(spec, message) from None
     where = f"python check {value.strip()!r}"
 
     def check(ctx: AssertionContext) -> Grade:
-        return _python_grade(fn(ctx.output, ctx), threshold, where)
+        return grade_returned(fn(ctx.value, ctx), threshold, where)
+
+    return check
+
+
+def _expression_check(spec: AssertionSpec, value: str, threshold: float) -> Check:
+    try:
+        expression = compile_expression(value, _EXPRESSION_NAMES)
+    except ExpressionError as exc:
+        raise config_error(
+            spec,
+            "`value` must be 'module:function' or 'file.py:function', e.g. "
+            f"{_PYTHON_EXAMPLE}, or a one-line Python expression, e.g. {_EXPRESSION_EXAMPLE};"
+            f" got {truncate(value.strip(), 120)!r}: {exc}",
+        ) from None
+    where = f"python expression {truncate(expression.source, 80)!r}"
+
+    def check(ctx: AssertionContext) -> Grade:
+        names = {"output": ctx.value, "vars": ctx.vars, "expected": ctx.expected, "context": ctx}
+        return grade_returned(expression.evaluate(names), threshold, where)
 
     return check

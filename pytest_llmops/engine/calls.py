@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -161,19 +163,28 @@ class CaseJudge:
         return self._count(outcome.response)
 
     def embed(self, texts: list[str], provider: ProviderSpec) -> list[list[float]]:
+        vectors = self._endpoint(provider, "embed", "embed text; use an openai: embedding model", texts)
+        return vectors  # type: ignore[no-any-return]
+
+    def moderate(self, text: str, provider: ProviderSpec) -> Mapping[str, Any]:
+        found = self._endpoint(provider, "moderate", "moderate text; use openai:omni-moderation-latest", text)
+        return found  # type: ignore[no-any-return]
+
+    def _endpoint(self, provider: ProviderSpec, method: str, cannot: str, argument: Any) -> Any:
+        """One call of a provider's non-chat endpoint (embeddings, moderation), recorded and counted."""
         channel = self._channel
         session = channel.session
         instance = session.provider(provider)
-        embed = getattr(instance, "embed", None)
-        if embed is None:
-            raise ProviderError(f"provider {provider.id!r} cannot embed text; use an openai: embedding model")
+        call = getattr(instance, method, None)
+        if call is None:
+            raise ProviderError(f"provider {provider.id!r} cannot {cannot}")
         try:
             with session.budget_guard(), calling(channel.transport), network_guard(channel.mode):
-                vectors, response = embed(texts, channel.client)
+                found, response = call(argument, channel.client)
                 response = session.priced(response, provider)
             channel.cassette.commit()
         except (ProviderError, CassetteError):
             channel.cassette.discard()
             raise
         self._count(response)
-        return vectors  # type: ignore[no-any-return]
+        return found

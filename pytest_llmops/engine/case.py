@@ -9,15 +9,18 @@ and cassette errors become an ``error`` outcome; they never escape to stop the s
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from ..assertions.judges.pairwise import judge_pair
-from ..assertions.registry import AssertionContext, PreparedAssertion
+from ..assertions.registry import AssertionContext, Judge, PreparedAssertion
+from ..assertions.transforms import Transform, as_text
 from ..errors import CassetteError, LlmopsError, NetworkRefusedError, PromptRenderError
 from ..prompts.registry import Prompt
-from ..prompts.render import RenderedPrompt, render_template
+from ..prompts.render import RenderedPrompt, render_message, render_template
+from ..providers.base import merged_params
 from ..recording import routing
 from ..recording.modes import RecordMode
 from ..recording.network import Window
@@ -30,7 +33,41 @@ from .repeats import reduce_runs
 from .scoring import CaseIdentity, error_result, scored_result
 from .session import Session
 
-__all__ = ["CaseRun", "identity_of", "render_case", "run_plan"]
+__all__ = ["CaseRun", "grading_context", "identity_of", "render_case", "run_plan"]
+
+
+def grading_context(
+    response: LLMResponse,
+    *,
+    vars: Mapping[str, Any],
+    expected: Any,
+    prompt: RenderedPrompt | None,
+    case_id: str,
+    judge: Judge | None = None,
+    transform: Transform | None = None,
+    params: Mapping[str, Any] | None = None,
+) -> AssertionContext:
+    """What the assertions see of an answer: its text, or what the case's transform made of it.
+
+    A transform that raises does not stop the case: every assertion fails with its message.
+    """
+    context = AssertionContext(
+        output=response.text,
+        response=response,
+        vars=vars,
+        expected=expected,
+        prompt=prompt,
+        case_id=case_id,
+        judge=judge,
+        params=params or {},
+    )
+    if transform is None:
+        return context
+    try:
+        return context.transformed(transform.apply(response.text, context))
+    except Exception as exc:  # the user's transform may raise anything
+        error = f"transform {transform.source!r} raised {type(exc).__name__}: {exc}"
+        return dataclasses.replace(context, transform_error=error)
 
 
 class CaseRun:
@@ -92,17 +129,29 @@ class CaseRun:
         expected: Any,
         prompt: RenderedPrompt | None,
         case_id: str,
+        transform: Transform | None = None,
+        params: Mapping[str, Any] | None = None,
     ) -> tuple[AssertionResult, ...]:
-        """Run each prepared assertion on the answer."""
-        context = AssertionContext(
-            output=response.text,
-            response=response,
-            vars=vars,
-            expected=expected,
-            prompt=prompt,
-            case_id=case_id,
-            judge=judge,
+        """Run each prepared assertion on the answer (transformed first, when the case says so)."""
+        return self.grade_in(
+            grading_context(
+                response,
+                vars=vars,
+                expected=expected,
+                prompt=prompt,
+                case_id=case_id,
+                judge=judge,
+                transform=transform,
+                params=params,
+            ),
+            assertions,
         )
+
+    @staticmethod
+    def grade_in(
+        context: AssertionContext, assertions: Sequence[PreparedAssertion]
+    ) -> tuple[AssertionResult, ...]:
+        """Run each prepared assertion in ``context`` (see ``grading_context``)."""
         return tuple(a.run(context) for a in assertions)
 
     def save(self) -> None:
@@ -118,18 +167,36 @@ class CaseRun:
             self.channel.close()
 
 
+def _prior_turns(plan: CasePlan) -> tuple[Message, ...]:
+    try:
+        return tuple(render_message(m, plan.vars) for m in plan.messages)
+    except Exception as exc:  # jinja2's undefined variables, the sandbox, the bounds
+        raise PromptRenderError(f"`messages:` of case {plan.case}: {exc}") from None
+
+
 def render_case(plan: CasePlan) -> RenderedPrompt:
-    """The messages this case sends."""
+    """The messages this case sends: the prompt's, with the case's prior turns after its system
+    messages, and the case's model parameters (``options``)."""
+    prior = _prior_turns(plan)
     if plan.prompt is not None:
-        return plan.prompt.render(plan.vars, case=plan.case)
-    messages = []
+        rendered = plan.prompt.render(plan.vars, case=plan.case)
+        messages = rendered.messages
+        if prior:
+            lead = 0
+            while lead < len(messages) and messages[lead].role == "system":
+                lead += 1
+            messages = (*messages[:lead], *prior, *messages[lead:])
+        return dataclasses.replace(rendered, messages=messages, options=plan.options)
+    sent = []
     if plan.system:
         try:
-            messages.append(Message("system", render_template(plan.system, plan.vars)))
+            sent.append(Message("system", render_template(plan.system, plan.vars)))
         except Exception as exc:
             raise PromptRenderError(f"suite `system:` of case {plan.case}: {exc}") from None
-    messages.append(Message("user", str(plan.vars.get(plan.input_var, ""))))
-    return RenderedPrompt(tuple(messages), variables=plan.vars)
+    sent.extend(prior)
+    if not prior or plan.input_var in plan.vars:
+        sent.append(Message("user", str(plan.vars.get(plan.input_var, ""))))
+    return RenderedPrompt(tuple(sent), variables=plan.vars, options=plan.options)
 
 
 def identity_of(plan: CasePlan, session: Session, nodeid: str) -> CaseIdentity:
@@ -140,7 +207,7 @@ def identity_of(plan: CasePlan, session: Session, nodeid: str) -> CaseIdentity:
         nodeid=nodeid,
         suite=suite,
         case=plan.case,
-        location=f"{suite}:{plan.line}",
+        location=f"{session.display_path(plan.written_in)}:{plan.line}",
         provider=plan.provider.display,
         model=plan.provider.model or (prompt.model if prompt and prompt.model else ""),
         prompt=prompt.name if prompt else None,
@@ -148,6 +215,11 @@ def identity_of(plan: CasePlan, session: Session, nodeid: str) -> CaseIdentity:
         threshold=plan.threshold,
         tags=plan.tags,
     )
+
+
+def _seen(context: AssertionContext) -> str:
+    """What the assertions saw, as text, after the case's transform (kept in the report)."""
+    return context.transform_error or as_text(context.value)
 
 
 def _pairwise(
@@ -207,15 +279,17 @@ def run_plan(plan: CasePlan, session: Session, *, nodeid: str) -> CaseResult:
                 continue
             judge = run.new_judge()
             response = outcome.response
-            graded = run.grade(
+            context = grading_context(
                 response,
-                plan.assertions,
-                judge=judge,
                 vars=plan.vars,
                 expected=plan.expected,
                 prompt=rendered,
                 case_id=f"{plan.suite_path.name}::{plan.case}",
+                judge=judge,
+                transform=plan.transform,
+                params=merged_params(rendered, plan.provider),
             )
+            graded = run.grade_in(context, plan.assertions)
             if plan.pairwise is not None and plan.against is not None:
                 graded = (*graded, _pairwise(plan, plan.against, judge, response.text, rendered))
             answered_by = outcome.answered_by if outcome.answered_by != plan.provider.display else None
@@ -229,6 +303,9 @@ def run_plan(plan: CasePlan, session: Session, *, nodeid: str) -> CaseResult:
                     judge_cost_usd=judge.cost_usd,
                     answered_by=answered_by,
                     retries=outcome.retries + judge.retries,
+                    scoring=plan.scoring,
+                    variables=plan.vars,
+                    transformed=_seen(context) if plan.transform is not None else None,
                 )
             )
     try:

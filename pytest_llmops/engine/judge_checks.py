@@ -56,6 +56,7 @@ def run_judge_check(plan: JudgeCheckPlan, session: Session, *, nodeid: str) -> J
         context = AssertionContext(
             output=plan.output,
             response=LLMResponse(plan.output, "judge-check", ""),
+            vars={} if plan.context is None else {"context": plan.context},
             expected=plan.expected,
             prompt=RenderedPrompt(messages) if messages else None,
             case_id=f"{plan.suite_path.name}::{plan.name}",

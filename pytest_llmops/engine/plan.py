@@ -14,13 +14,18 @@ from typing import Any
 
 import jinja2
 
+from ..assertions.case_scoring import CaseScorer, compile_scorer
 from ..assertions.registry import PreparedAssertion
+from ..assertions.transforms import Transform, TransformError, compile_transform
 from ..errors import PromptError, SuiteError
 from ..prompts.registry import Prompt, PromptRegistry
 from ..prompts.render import render_template
+from ..results import Message
+from ..spec.files import file_ref, load_value_file, resolve_path
 from ..spec.schema import (
     AssertionSpec,
-    CaseSpec,
+    MessageSpec,
+    OptionsSpec,
     PairwiseSpec,
     ProviderSpec,
     ReduceRule,
@@ -29,6 +34,7 @@ from ..spec.schema import (
 )
 from ..spec.validation import parse_model, suggest
 from ..spec.yamlio import load_yaml_file
+from .cases import SourcedCase, suite_cases
 from .session import Session
 
 __all__ = ["CasePlan", "JudgeCheckPlan", "SuitePlan", "item_name", "judge_check_item_name", "load_suite"]
@@ -58,6 +64,18 @@ class CasePlan:
     #: Runs of this case; None: the run's default (ini `llmops_repeat`, `--llmops-repeat`).
     repeat: int | None = None
     reduce: ReduceRule = field(default_factory=lambda: ReduceRule("pass^k"))
+    #: The data file the case is written in (``line`` is then its line there); None: the suite.
+    source: Path | None = None
+    #: The case's row in its data file.
+    row: int | None = None
+    #: Model parameters of the case (``defaults.options`` and its own ``options:``).
+    options: Mapping[str, Any] = field(default_factory=dict)
+    #: Prior turns of the conversation (templates), sent after the prompt's system messages.
+    messages: tuple[Message, ...] = ()
+    transform: Transform | None = None
+    scoring: CaseScorer | None = None
+    #: Files the case reads besides the suite and its prompt: its data file, `file://` values.
+    files: tuple[Path, ...] = ()
     #: ``pairwise:``: the version this one is judged against (the next lower version of the same
     #: prompt in ``prompt:``), and the pairwise spec with its judge resolved; None for the lowest.
     against: Prompt | None = None
@@ -66,6 +84,11 @@ class CasePlan:
     @property
     def variant(self) -> str:
         return f"{self.prompt.ref if self.prompt else '(no prompt)'} × {self.provider.display}"
+
+    @property
+    def written_in(self) -> Path:
+        """The file the case is written in: its data file, or the suite."""
+        return self.source or self.suite_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +106,8 @@ class JudgeCheckPlan:
     #: The verdict a person gave: True for pass.
     human_pass: bool
     note: str | None = None
+    #: The retrieved context, for the context-* judges (the case variable ``context``).
+    context: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +140,95 @@ def _render_value(value: Any, variables: Mapping[str, Any]) -> Any:
     return value
 
 
+#: Parameters that may name a file, and what the file must hold.
+_FILE_PARAMS = {"response_format": dict, "tools": list}
+
+
+def _param_files(params: Mapping[str, Any], base_dir: Path) -> tuple[dict[str, Any], list[Path]]:
+    """``params`` with ``response_format``/``tools`` files read; raises SuiteError naming the key."""
+    out, files = dict(params), list[Path]()
+    for key, kind in _FILE_PARAMS.items():
+        ref = file_ref(out.get(key))
+        if ref is None:
+            continue
+        value = load_value_file(ref, base_dir, what=f"`{key}`")
+        if not isinstance(value, kind):
+            wanted = "a mapping" if kind is dict else "a list"
+            raise SuiteError(f"`{key}`: file {ref!r} must hold {wanted}, not a {type(value).__name__}")
+        out[key] = value
+        files.append(resolve_path(ref, base_dir))
+    return out, files
+
+
+def _provider_with_files(
+    spec: ProviderSpec, base_dir: Path, path: Path, line: int | None, files: list[Path]
+) -> ProviderSpec:
+    """The provider (and its fallbacks) with ``file://`` parameters read, relative to the suite;
+    the files read are added to ``files``."""
+    update: dict[str, Any] = {}
+    try:
+        for key in _FILE_PARAMS:
+            if file_ref(getattr(spec, key)) is not None:
+                params, read = _param_files({key: getattr(spec, key)}, base_dir)
+                update[key] = params[key]
+                files.extend(read)
+    except SuiteError as exc:
+        raise SuiteError(f"provider {spec.display!r}: {exc.bare_message}", path=path, line=line) from None
+    if spec.fallback:
+        update["fallback"] = [_provider_with_files(f, base_dir, path, line, files) for f in spec.fallback]
+    target = spec.id.partition(":")[2]
+    module, _, function = target.rpartition(":")
+    if spec.kind == "python" and module.endswith(".py") and not Path(module).is_absolute():
+        # `python:app.py:answer` is relative to the suite; reports keep the name as written.
+        app = resolve_path(module, base_dir)
+        update.update(id=f"python:{app}:{function}", label=spec.label or spec.id)
+        files.append(app)
+    return spec.model_copy(update=update) if update else spec
+
+
+def _options(specs: tuple[OptionsSpec | None, ...]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for options in specs:
+        if options is not None:
+            merged.update(options.model_params())
+    return merged
+
+
+def _message(spec: MessageSpec) -> Message:
+    if isinstance(spec.content, str):
+        return Message(spec.role, spec.content)
+    return Message.of_parts(spec.role, spec.content)
+
+
+@dataclass
+class _Compiled:
+    """Transforms and scoring functions compiled once per text (every case shares the default)."""
+
+    base_dir: Path
+    transforms: dict[str, Transform] = field(default_factory=dict)
+    scorers: dict[str, CaseScorer] = field(default_factory=dict)
+
+    def transform(self, text: str | None) -> Transform | None:
+        if text is None:
+            return None
+        if text not in self.transforms:
+            try:
+                self.transforms[text] = compile_transform(text, self.base_dir)
+            except TransformError as exc:
+                raise SuiteError(f"`transform`: {exc}") from None
+        return self.transforms[text]
+
+    def scorer(self, text: str | None) -> CaseScorer | None:
+        if text is None:
+            return None
+        if text not in self.scorers:
+            try:
+                self.scorers[text] = compile_scorer(text, self.base_dir)
+            except ValueError as exc:
+                raise SuiteError(str(exc)) from None
+        return self.scorers[text]
+
+
 def load_suite(path: Path, *, prompts: Callable[[Path], PromptRegistry], session: Session) -> SuitePlan:
     """Parse, validate and expand a suite file; ``prompts(suite_dir)`` gives its registry.
 
@@ -140,8 +254,12 @@ def load_suite(path: Path, *, prompts: Callable[[Path], PromptRegistry], session
     else:
         resolved.append(None)
 
+    providers = []
+    provider_files: list[Path] = []
     for index, provider in enumerate(spec.provider):
         line = lines.line(("provider", index)) or lines.line(("provider",))
+        provider = _provider_with_files(provider, base_dir, path, line, provider_files)
+        providers.append(provider)
         for candidate in (provider, *provider.fallback):
             _check_provider(candidate, session, path, line)
         for prompt in resolved:
@@ -158,9 +276,17 @@ def load_suite(path: Path, *, prompts: Callable[[Path], PromptRegistry], session
                     line=line,
                 )
 
+    compiled = _Compiled(base_dir)
+    defaults = spec.defaults
+    try:
+        compiled.transform(defaults.transform)
+        compiled.scorer(defaults.scoring)
+        default_options, default_files = _param_files(_options((defaults.options,)), base_dir)
+        default_files.extend(provider_files)
+    except SuiteError as exc:
+        raise SuiteError(f"defaults: {exc.bare_message}", path=path, line=lines.line(("defaults",))) from None
     pairwise = _pairwise(spec, resolved, session, path, lines.line(("pairwise",)))
     cases: list[CasePlan] = []
-    seen: dict[str, int] = {}
     preparer = _Preparer(session, base_dir, path, judge=spec.judge, embedding=spec.embedding)
     # Defaults whose value needs no case variable are prepared once, the rest per case.
     default_asserts = [
@@ -168,90 +294,18 @@ def load_suite(path: Path, *, prompts: Callable[[Path], PromptRegistry], session
             item,
             lines.line(("defaults", "assert", i)),
             None
-            if _is_templated(item.value)
+            if _needs_case(item)
             else preparer.prepare(item, None, lines.line(("defaults", "assert", i)), {}),
         )
-        for i, item in enumerate(spec.defaults.assert_)
+        for i, item in enumerate(defaults.assert_)
     ]
-    for key in ("tests", "test_cases"):
-        case_specs: Sequence[CaseSpec] = getattr(spec, key)
-        for index, case in enumerate(case_specs):
-            line = lines.line((key, index)) or 1
-            if case.name in seen:
-                raise SuiteError(
-                    f"case name {case.name!r} is used twice (first on line {seen[case.name]}); "
-                    "case names must be unique in a suite",
-                    path=path,
-                    line=lines.line((key, index, "name")) or line,
-                )
-            seen[case.name] = line
-            variables: dict[str, Any] = {**spec.vars, **spec.defaults.vars, **case.vars}
-            if case.prompt is not None:
-                variables[spec.input_var] = case.prompt
-            template_vars = {**variables, "expected": case.expected}
-            prepared = (
-                *(
-                    ready or preparer.prepare(item, None, item_line, template_vars)
-                    for item, item_line, ready in default_asserts
-                ),
-                *(
-                    preparer.prepare(item, case.name, lines.line((key, index, "assert", i)), template_vars)
-                    for i, item in enumerate(case.assert_)
-                ),
+    for sourced in suite_cases(spec, data, lines, path):
+        cases.extend(
+            _case_plans(
+                sourced, spec, resolved, providers, preparer, default_asserts, compiled, default_options,
+                default_files, pairwise,
             )
-            if not prepared:
-                raise SuiteError(
-                    f"case {case.name!r} has no assertions, so it could never fail; add `assert:` to "
-                    "the case or `defaults: {assert: [...]}` to the suite",
-                    path=path,
-                    line=line,
-                )
-            if spec.prompt == [] and case.prompt is None and not case.vars.get(spec.input_var):
-                raise SuiteError(
-                    f"case {case.name!r} has nothing to send: the suite names no `prompt:`, so each "
-                    f"case needs a `prompt:` (its user message)",
-                    path=path,
-                    line=line,
-                )
-            tags = tuple(
-                dict.fromkeys([*spec.defaults.tags, *case.tags, *([case.category] if case.category else [])])
-            )
-            threshold = case.threshold if case.threshold is not None else spec.defaults.threshold
-            reduce = parse_reduce(case.reduce if case.reduce is not None else spec.defaults.reduce)
-            if reduce.kind == "mean" and threshold is None:
-                raise SuiteError(
-                    f"case {case.name!r}: `reduce: mean` compares the mean score with a threshold; "
-                    "set `threshold:` on the case or in `defaults:`",
-                    path=path,
-                    line=line,
-                )
-            for prompt in resolved:
-                against = _previous_version(prompt, resolved) if pairwise is not None else None
-                for provider in spec.provider:
-                    cases.append(
-                        CasePlan(
-                            name=item_name(case.name, prompt.ref if prompt else None, provider.display),
-                            case=case.name,
-                            suite_path=path,
-                            line=line,
-                            provider=provider,
-                            prompt=prompt,
-                            system=spec.system,
-                            input_var=spec.input_var,
-                            vars=variables,
-                            expected=case.expected,
-                            assertions=prepared,
-                            threshold=threshold,
-                            tags=tags,
-                            skip=case.skip,
-                            xfail=case.xfail,
-                            description=case.description,
-                            repeat=case.repeat or spec.defaults.repeat,
-                            reduce=reduce,
-                            against=against,
-                            pairwise=pairwise if against is not None else None,
-                        )
-                    )
+        )  # fmt: skip
     checks = _judge_checks(spec, lines, path, preparer)
     return SuitePlan(path, spec, tuple(cases), checks)
 
@@ -273,11 +327,22 @@ def _judge_checks(spec: SuiteSpec, lines: Any, path: Path, preparer: _Preparer) 
         if not preparer.session.assertions.uses_judge(check.assert_.base_type):
             raise SuiteError(
                 f"judge check {check.name!r}: `assert` must be a judge assertion (llm-rubric, g-eval,"
-                f" relevance, accuracy, safety, factuality); {check.assert_.type!r} calls no judge",
+                " relevance, accuracy, safety, factuality, model-graded-closedqa, answer-relevance,"
+                f" context-faithfulness, context-recall, context-relevance); {check.assert_.type!r}"
+                " calls no judge",
                 path=path,
                 line=assertion_line,
             )
-        variables = {spec.input_var: check.input, "expected": check.expected}
+        context = check.context
+        ref = file_ref(context)
+        if ref is not None:
+            try:
+                context = load_value_file(
+                    ref, preparer.base_dir, what=f"judge check {check.name!r}: `context`"
+                )
+            except SuiteError as exc:
+                raise SuiteError(exc.bare_message, path=path, line=line) from None
+        variables = {spec.input_var: check.input, "expected": check.expected, "context": context}
         prepared = preparer.prepare(
             check.assert_, None, assertion_line, variables, where=f"judge check {check.name!r}: "
         )
@@ -293,9 +358,134 @@ def _judge_checks(spec: SuiteSpec, lines: Any, path: Path, preparer: _Preparer) 
                 expected=check.expected,
                 human_pass=check.verdict == "pass",
                 note=check.note,
+                context=context,
             )
         )
     return tuple(plans)
+
+
+def _case_plans(
+    sourced: SourcedCase,
+    spec: SuiteSpec,
+    resolved: list[Prompt | None],
+    providers: list[ProviderSpec],
+    preparer: _Preparer,
+    default_asserts: list[tuple[AssertionSpec, int | None, PreparedAssertion | None]],
+    compiled: _Compiled,
+    default_options: Mapping[str, Any],
+    default_files: list[Path],
+    pairwise: PairwiseSpec | None = None,
+) -> list[CasePlan]:
+    """The matrix cells of one case: every prompt version × provider."""
+    case, name, source = sourced.spec, sourced.name, sourced.source
+    where, line = source.path, source.line or 1
+    base_dir = preparer.base_dir
+    try:
+        variables = {**spec.vars, **spec.defaults.vars, **case.vars}
+        files = [where] if source.in_data_file else []
+        for value in variables.values():
+            ref = file_ref(value)
+            if ref is not None:
+                files.append(resolve_path(ref, base_dir))
+        variables = _resolve_vars(variables, base_dir)
+        options, option_files = _param_files({**default_options, **_options((case.options,))}, base_dir)
+        transform = compiled.transform(case.transform or spec.defaults.transform)
+        scoring = compiled.scorer(case.scoring or spec.defaults.scoring)
+    except SuiteError as exc:
+        raise SuiteError(f"case {name!r}: {exc.bare_message}", path=where, line=line) from None
+    files.extend([*default_files, *option_files])
+    if case.prompt is not None:
+        variables[spec.input_var] = case.prompt
+    template_vars = {**variables, "expected": case.expected}
+    prepared = (
+        *(
+            ready or preparer.prepare(item, None, item_line, template_vars)
+            for item, item_line, ready in default_asserts
+        ),
+        *(
+            preparer.prepare(
+                item,
+                name,
+                sourced.lines.line((*sourced.prefix, "assert", i)) or line,
+                template_vars,
+                path=where,
+            )
+            for i, item in enumerate(case.assert_)
+        ),
+    )
+    files.extend(preparer.files_of(case.assert_, template_vars))
+    if not prepared:
+        raise SuiteError(
+            f"case {name!r} has no assertions, so it could never fail; add `assert:` to "
+            "the case or `defaults: {assert: [...]}` to the suite",
+            path=where,
+            line=line,
+        )
+    if spec.prompt == [] and case.prompt is None and not case.vars.get(spec.input_var) and not case.messages:
+        raise SuiteError(
+            f"case {name!r} has nothing to send: the suite names no `prompt:`, so each "
+            f"case needs a `prompt:` (its user message)",
+            path=where,
+            line=line,
+        )
+    tags = tuple(
+        dict.fromkeys([*spec.defaults.tags, *case.tags, *([case.category] if case.category else [])])
+    )
+    threshold = case.threshold if case.threshold is not None else spec.defaults.threshold
+    reduce = parse_reduce(case.reduce if case.reduce is not None else spec.defaults.reduce)
+    if reduce.kind == "mean" and threshold is None:
+        raise SuiteError(
+            f"case {name!r}: `reduce: mean` compares the mean score with a threshold; "
+            "set `threshold:` on the case or in `defaults:`",
+            path=where,
+            line=line,
+        )
+    messages = tuple(_message(m) for m in case.messages or ())
+    plans = []
+    for prompt in resolved:
+        against = _previous_version(prompt, resolved) if pairwise is not None else None
+        for provider in providers:
+            plans.append(
+                CasePlan(
+                    name=item_name(name, prompt.ref if prompt else None, provider.display),
+                    case=name,
+                    suite_path=preparer.path,
+                    line=line,
+                    provider=provider,
+                    prompt=prompt,
+                    system=spec.system,
+                    input_var=spec.input_var,
+                    vars=variables,
+                    expected=case.expected,
+                    assertions=prepared,
+                    threshold=threshold,
+                    tags=tags,
+                    skip=case.skip,
+                    xfail=case.xfail,
+                    description=case.description,
+                    repeat=case.repeat or spec.defaults.repeat,
+                    reduce=reduce,
+                    source=where if source.in_data_file else None,
+                    row=source.row,
+                    options=options,
+                    messages=messages,
+                    transform=transform,
+                    scoring=scoring,
+                    files=tuple(dict.fromkeys(files)),
+                    against=against,
+                    pairwise=pairwise if against is not None else None,
+                )
+            )
+    return plans
+
+
+def _resolve_vars(variables: dict[str, Any], base_dir: Path) -> dict[str, Any]:
+    out = dict(variables)
+    for key, value in variables.items():
+        ref = file_ref(value)
+        if ref is not None:
+            out[key] = load_value_file(ref, base_dir, what=f"variable {key!r}")
+    return out
 
 
 def _previous_version(prompt: Prompt | None, resolved: Sequence[Prompt | None]) -> Prompt | None:
@@ -355,9 +545,19 @@ def _is_templated(value: Any) -> bool:
     return False
 
 
+def _needs_case(spec: AssertionSpec) -> bool:
+    """Whether an assertion reads the case's variables (its value, or an assert-set member's)."""
+    return _is_templated(spec.value) or any(_needs_case(child) for child in spec.assert_ or ())
+
+
+#: Types whose `value` is the path of a file they read themselves (a `file://` prefix is theirs).
+_PATH_VALUED = frozenset({"python", "json-schema", "is-json", "contains-json", "is-valid-openai-tools-call"})
+
+
 @dataclass(frozen=True, slots=True)
 class _Preparer:
-    """Prepares a suite's assertions: renders templated values, fills in the judge, validates."""
+    """Prepares a suite's assertions: renders templated values, reads `file://` values, fills in
+    the judge, validates."""
 
     session: Session
     base_dir: Path
@@ -366,6 +566,29 @@ class _Preparer:
     judge: ProviderSpec | None = None
     embedding: ProviderSpec | None = None
 
+    def _resolved(self, spec: AssertionSpec, variables: Mapping[str, Any]) -> AssertionSpec:
+        update: dict[str, Any] = {}
+        value = spec.value
+        if _is_templated(value):
+            value = update["value"] = _render_value(value, variables)
+        ref = file_ref(value)
+        if ref is not None and spec.base_type not in _PATH_VALUED:
+            update["value"] = load_value_file(ref, self.base_dir, what=f"assertion {spec.type!r}: `value`")
+        if spec.assert_:
+            update["assert_"] = [self._resolved(child, variables) for child in spec.assert_]
+        return spec.model_copy(update=update) if update else spec
+
+    def files_of(self, specs: list[AssertionSpec], variables: Mapping[str, Any]) -> list[Path]:
+        """The `file://` files the assertions' values name (read at collection, so tracked apart)."""
+        found: list[Path] = []
+        for spec in specs:
+            value = _render_value(spec.value, variables) if _is_templated(spec.value) else spec.value
+            ref = file_ref(value)
+            if ref is not None and spec.base_type not in _PATH_VALUED:
+                found.append(resolve_path(ref, self.base_dir))
+            found.extend(self.files_of(list(spec.assert_ or ()), variables))
+        return found
+
     def prepare(
         self,
         spec: AssertionSpec,
@@ -373,24 +596,25 @@ class _Preparer:
         line: int | None,
         variables: Mapping[str, Any],
         *,
+        path: Path | None = None,
         where: str | None = None,
     ) -> PreparedAssertion:
         where = where or (f"case {case!r}: " if case else "defaults: ")
+        path = path or self.path
         try:
-            if _is_templated(spec.value):
-                spec = spec.model_copy(update={"value": _render_value(spec.value, variables)})
+            spec = self._resolved(spec, variables)
             spec = self.session.with_judge(spec, judge=self.judge, embedding=self.embedding)
             return self.session.assertions.prepare(spec, base_dir=self.base_dir, line=line)
         except SuiteError as exc:
-            raise SuiteError(where + exc.bare_message, path=self.path, line=line) from None
+            raise SuiteError(where + exc.bare_message, path=path, line=line) from None
         except jinja2.UndefinedError as exc:
             raise SuiteError(
                 f"{where}assertion {spec.type!r}: `value` uses {exc}; variables: "
                 f"{', '.join(sorted(variables)) or 'none'}",
-                path=self.path,
+                path=path,
                 line=line,
             ) from None
         except jinja2.TemplateError as exc:
             raise SuiteError(
-                f"{where}assertion {spec.type!r}: bad template in `value`: {exc}", path=self.path, line=line
+                f"{where}assertion {spec.type!r}: bad template in `value`: {exc}", path=path, line=line
             ) from None

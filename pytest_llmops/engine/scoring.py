@@ -7,13 +7,23 @@ when a judge whose reply could not be read gates the case (never a silent pass o
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from ..assertions.case_scoring import CaseScorer
 from ..results import AssertionResult, CaseResult, LLMResponse, Message, Outcome, Usage
 
-__all__ = ["CaseIdentity", "answer_fields", "combine_scores", "decide", "error_result", "scored_result"]
+__all__ = [
+    "SCORING_RESULT_TYPE",
+    "CaseIdentity",
+    "answer_fields",
+    "combine_scores",
+    "decide",
+    "error_result",
+    "scored_by",
+    "scored_result",
+]
 
 
 def combine_scores(results: Sequence[AssertionResult], threshold: float | None) -> tuple[float | None, bool]:
@@ -37,6 +47,31 @@ def decide(results: Sequence[AssertionResult], threshold: float | None) -> tuple
     if any(r.unscored and r.weight > 0 for r in results):
         return score, Outcome.UNSCORED
     return score, Outcome.PASSED if passed else Outcome.FAILED
+
+
+#: The type name a scoring function's verdict is reported under, beside the assertions.
+SCORING_RESULT_TYPE = "scoring"
+
+
+def scored_by(
+    scorer: CaseScorer,
+    results: Sequence[AssertionResult],
+    threshold: float | None,
+    variables: Mapping[str, Any],
+) -> tuple[float | None, Outcome, AssertionResult]:
+    """A scoring function's score and outcome, and its verdict as a result row (weight 0).
+
+    An unreadable judge still makes the case unscored: a function cannot read a verdict that is
+    not there.
+    """
+    grade = scorer(results, threshold, variables)
+    score = max(0.0, min(1.0, float(grade.score)))
+    row = AssertionResult(
+        SCORING_RESULT_TYPE, grade.passed, score, f"{scorer.source}: {grade.reason}", weight=0.0
+    )
+    if any(r.unscored and r.weight > 0 for r in results):
+        return score, Outcome.UNSCORED, row
+    return score, Outcome.PASSED if grade.passed else Outcome.FAILED, row
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,14 +147,27 @@ def scored_result(
     judge_cost_usd: float | None = 0.0,
     answered_by: str | None = None,
     retries: int = 0,
+    scoring: CaseScorer | None = None,
+    variables: Mapping[str, Any] | None = None,
+    transformed: str | None = None,
 ) -> CaseResult:
-    """A case whose answer was graded; its usage and cost are the answer's."""
-    score, outcome = decide(assertions, who.threshold)
+    """A case whose answer was graded; its usage and cost are the answer's.
+
+    ``scoring`` (a suite's scoring function) decides the score and outcome instead of the
+    weighted mean; ``transformed`` is what the assertions saw, when a transform changed it.
+    """
+    rows = tuple(assertions)
+    if scoring is None:
+        score, outcome = decide(assertions, who.threshold)
+    else:
+        score, outcome, row = scored_by(scoring, assertions, who.threshold, variables or {})
+        rows = (*rows, row)
     return who.result(
         outcome,
         **answer_fields(response),
+        transformed_output=transformed,
         score=score,
-        assertions=tuple(assertions),
+        assertions=rows,
         usage=response.usage,
         cost_usd=response.cost_usd,
         messages=tuple(messages),

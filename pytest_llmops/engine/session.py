@@ -29,6 +29,8 @@ from .pricing import Price, PriceTable, default_prices, parse_price
 
 __all__ = ["DEFAULT_SECRET_ENVS", "Session", "provider_price"]
 
+#: Types that call a model of their own kind, never the suite's judge (they default themselves).
+_OWN_MODEL_TYPES = frozenset({"moderation"})
 #: Environment variables whose values are secrets wherever they appear.
 DEFAULT_SECRET_ENVS = (
     "OPENAI_API_KEY",
@@ -195,7 +197,14 @@ class Session:
         ``similar`` needs an embedding model, so it takes the embedding default: a chat judge would
         fail at run time. YAML cases and the Python fixture both come through here.
         """
-        if spec.provider is not None or not self.assertions.uses_judge(spec.base_type):
+        if spec.assert_:  # an assert-set: each of its assertions gets its model
+            children = [self.with_judge(child, judge=judge, embedding=embedding) for child in spec.assert_]
+            spec = spec.model_copy(update={"assert_": children})
+        if (
+            spec.provider is not None
+            or not self.assertions.uses_judge(spec.base_type)
+            or spec.base_type in _OWN_MODEL_TYPES
+        ):
             return spec
         similar = spec.base_type == "similar"
         default = (embedding or self.embedding) if similar else (judge or self.judge)

@@ -127,10 +127,11 @@ class CaseItem(pytest.Item):
 
     @property
     def location_text(self) -> str:
-        return f"{_relative(self.path, self.config.rootpath)}:{self.plan.line}"
+        # A case from a data file is shown where it is written: the file and its row's line.
+        return f"{_relative(self.plan.written_in, self.config.rootpath)}:{self.plan.line}"
 
     def reportinfo(self) -> tuple[Path, int, str]:
-        return self.path, self.plan.line - 1, f"case: {self.plan.case} [{self.plan.variant}]"
+        return self.plan.written_in, self.plan.line - 1, f"case: {self.plan.case} [{self.plan.variant}]"
 
 
 def _relative(path: Path, root: Path) -> str:

@@ -33,10 +33,11 @@ from ..errors import (
     SuiteError,
 )
 from ..results import Message
+from ..spec.files import file_ref, load_value_file
 from ..spec.schema import PromptFileSpec
 from ..spec.validation import parse_model, suggest
 from ..spec.yamlio import load_yaml_file
-from .render import RenderedPrompt, compile_template, render_template, template_variables
+from .render import RenderedPrompt, compile_template, message_templates, render_message, template_variables
 from .versions import Version, VersionRange, max_satisfying
 
 __all__ = [
@@ -74,7 +75,8 @@ class Prompt:
         """Every variable the templates read."""
         out: set[str] = set()
         for message in self.messages:
-            out |= template_variables(message.content)
+            for text in message_templates(message):
+                out |= template_variables(text)
         return frozenset(out)
 
     def render(
@@ -85,7 +87,7 @@ class Prompt:
         rendered = []
         for message in self.messages:
             try:
-                content = render_template(message.content, values)
+                rendered.append(render_message(message, values))
             except jinja2.UndefinedError as exc:
                 raise PromptRenderError(self._render_message(str(exc), message.role, values, case)) from None
             except SecurityError as exc:
@@ -97,7 +99,6 @@ class Prompt:
                 raise PromptRenderError(
                     f"prompt {self.ref} ({self.path}): the {message.role} template failed: {exc}"
                 ) from None
-            rendered.append(Message(message.role, content))
         return RenderedPrompt(tuple(rendered), self.model, self.params, self.name, str(self.version), values)
 
     def _render_message(self, problem: str, role: str, values: Mapping[str, Any], case: str | None) -> str:
@@ -133,17 +134,30 @@ def load_prompt_file(path: Path) -> Prompt:
     except InvalidVersionError as exc:
         raise SuiteError(f"version: {exc}", path=path, line=lines.line(("version",))) from None
     if spec.messages is not None:
-        messages = tuple(Message(m.role, m.content) for m in spec.messages)
+        messages = tuple(
+            Message(m.role, m.content) if isinstance(m.content, str) else Message.of_parts(m.role, m.content)
+            for m in spec.messages
+        )
     else:
         pairs = (("system", spec.system), ("user", spec.user))
         messages = tuple(Message(role, text) for role, text in pairs if text is not None)
     for message in messages:
-        try:
-            compile_template(message.content)
-        except jinja2.TemplateSyntaxError as exc:
-            raise SuiteError(
-                f"the {message.role} template is not valid Jinja2: {exc.message}", path=path
-            ) from None
+        for text in message_templates(message):
+            try:
+                compile_template(text)
+            except jinja2.TemplateSyntaxError as exc:
+                raise SuiteError(
+                    f"the {message.role} template is not valid Jinja2: {exc.message}", path=path
+                ) from None
+    params = spec.model_params()
+    for key in ("response_format", "tools"):
+        ref = file_ref(params.get(key))
+        if ref is not None:
+            try:
+                params[key] = load_value_file(ref, path.parent, what=f"`{key}`")
+            except SuiteError as exc:
+                raise SuiteError(exc.bare_message, path=path, line=lines.line((key,))) from None
+            _check_loaded(params[key], key, path, lines.line((key,)))
     return Prompt(
         name=spec.name,
         version=version,
@@ -151,10 +165,19 @@ def load_prompt_file(path: Path) -> Prompt:
         path=path,
         description=spec.description,
         model=spec.model,
-        params=spec.model_params(),
+        params=params,
         metadata=spec.metadata,
         content_hash=_canonical_hash(data),
     )
+
+
+def _check_loaded(value: Any, key: str, path: Path, line: int | None) -> None:
+    wanted = dict if key == "response_format" else list
+    if not isinstance(value, wanted):
+        kind = "a mapping" if wanted is dict else "a list"
+        raise SuiteError(
+            f"`{key}`: the file must hold {kind}, not a {type(value).__name__}", path=path, line=line
+        )
 
 
 def split_reference(reference: str) -> tuple[str, str]:

@@ -32,6 +32,8 @@ __all__ = [
     "RenderLimitError",
     "RenderedPrompt",
     "compile_template",
+    "message_templates",
+    "render_message",
     "render_template",
     "template_variables",
 ]
@@ -131,6 +133,40 @@ def render_template(source: str, variables: Mapping[str, Any]) -> str:
         _range_budget.reset(token)
 
 
+def _render_leaves(value: Any, variables: Mapping[str, Any]) -> Any:
+    if isinstance(value, str):
+        return render_template(value, variables)
+    if isinstance(value, list):
+        return [_render_leaves(v, variables) for v in value]
+    if isinstance(value, dict):
+        return {k: _render_leaves(v, variables) for k, v in value.items()}
+    return value
+
+
+def render_message(message: Message, variables: Mapping[str, Any]) -> Message:
+    """A message template rendered: its text, or every text inside its content parts."""
+    if message.parts is None:
+        return Message(message.role, render_template(message.content, variables))
+    return Message.of_parts(message.role, [_render_leaves(dict(p), variables) for p in message.parts])
+
+
+def message_templates(message: Message) -> list[str]:
+    """Every template text of a message (its content, or each string inside its parts)."""
+    if message.parts is None:
+        return [message.content]
+    found: list[str] = []
+    stack: list[Any] = [dict(p) for p in message.parts]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            found.append(item)
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item.values())
+    return found
+
+
 def template_variables(source: str) -> frozenset[str]:
     """The variables a template reads."""
     if "{" not in source:
@@ -149,10 +185,20 @@ class RenderedPrompt:
     version: str | None = None
     #: The values the templates were rendered with (an application under test may need them).
     variables: Mapping[str, Any] = field(default_factory=dict)
+    #: The case's own model parameters (``options:``): sent over the prompt's and the provider's.
+    options: Mapping[str, Any] = field(default_factory=dict)
 
-    def to_messages(self) -> list[dict[str, str]]:
-        """Messages in the ``[{"role": ..., "content": ...}]`` shape every SDK accepts."""
-        return [m.to_dict() for m in self.messages]
+    def to_messages(self) -> list[dict[str, Any]]:
+        """Messages in the ``[{"role": ..., "content": ...}]`` shape every SDK accepts.
+
+        A message of content parts sends them as its ``content`` list (OpenAI's form).
+        """
+        return [
+            {"role": m.role, "content": [dict(p) for p in m.parts]}
+            if m.parts is not None
+            else {"role": m.role, "content": m.content}
+            for m in self.messages
+        ]
 
     @property
     def system(self) -> str | None:

@@ -25,6 +25,7 @@ from .http import (
     read_recorded_body,
     stream_event_json,
 )
+from .shapes import anthropic_content, anthropic_system, anthropic_tool_choice, anthropic_tools
 from .sse import ToolCallParts, iter_sse, streamed_response
 
 __all__ = [
@@ -44,6 +45,14 @@ DEFAULT_MAX_TOKENS = 1024
 _RENAMED = {"stop": "stop_sequences"}
 #: OpenAI-only parameters that the Messages API would reject.
 _UNSUPPORTED = frozenset({"seed", "presence_penalty", "frequency_penalty", "response_format"})
+#: Parameters written in OpenAI's form (as a suite shared by both APIs has them), converted.
+_CONVERTED = {"tools": anthropic_tools, "tool_choice": anthropic_tool_choice}
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
 #: Status codes of Anthropic's error types that may arrive inside a stream.
 _STREAM_ERROR_STATUS = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500}
 
@@ -72,15 +81,21 @@ class AnthropicProvider:
         body: dict[str, Any] = {
             "model": model,
             "max_tokens": params.pop("max_tokens", None) or DEFAULT_MAX_TOKENS,
-            "messages": [m.to_dict() for m in prompt.messages if m.role != "system"],
+            "messages": [
+                {"role": m.role, "content": anthropic_content(m)}
+                for m in prompt.messages
+                if m.role != "system"
+            ],
         }
-        if prompt.system is not None:
-            body["system"] = prompt.system
+        system = anthropic_system(prompt.messages)
+        if system is not None:
+            body["system"] = system
         for key, value in params.items():
             if key in _UNSUPPORTED:
                 continue
             if key == "stop" and isinstance(value, str):
                 value = [value]
+            value = _CONVERTED.get(key, _same)(value)
             body[_RENAMED.get(key, key)] = value
         if self.spec.stream:
             body["stream"] = True

@@ -105,8 +105,8 @@ def read_api_key(env_name: str) -> str | None:
 
 
 def merged_params(prompt: RenderedPrompt, spec: ProviderSpec) -> dict[str, Any]:
-    """Model parameters: the prompt file's, then the provider's (the suite's choice wins)."""
-    return {**prompt.params, **spec.model_params()}
+    """Model parameters: the prompt file's, then the provider's, then the case's ``options``."""
+    return {**prompt.params, **spec.model_params(), **prompt.options}
 
 
 def _expand(value: str) -> tuple[str, bool]:

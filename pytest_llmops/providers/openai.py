@@ -27,12 +27,14 @@ from .http import (
     read_recorded_body,
     stream_event_json,
 )
+from .shapes import openai_content
 from .sse import ToolCallParts, iter_sse, streamed_response
 
 __all__ = [
     "DEFAULT_BASE_URL",
     "OpenAIProvider",
     "embed",
+    "moderate",
     "parse_chat_completion",
     "parse_chat_stream",
     "read_recorded",
@@ -104,7 +106,7 @@ class OpenAIProvider:
         """One chat completion at ``url``; Azure's deployments send no ``model`` and their own
         ``headers`` (``api-key``) and ``query`` (``api-version``)."""
         payload: dict[str, Any] = {"model": model} if model else {}
-        payload["messages"] = prompt.to_messages()
+        payload["messages"] = [{"role": m.role, "content": openai_content(m)} for m in prompt.messages]
         params = merged_params(prompt, self.spec)
         payload.update(params)
         if self.spec.stream:
@@ -136,9 +138,39 @@ class OpenAIProvider:
         """Embeddings for ``similar`` assertions."""
         return embed(self, texts, client)
 
+    def moderate(self, text: str, client: httpx.Client) -> tuple[dict[str, Any], LLMResponse]:
+        """``POST {base_url}/moderations`` for ``moderation`` assertions: the first result."""
+        return moderate(self, text, client)
+
     def read_recorded(self, body: bytes) -> LLMResponse | None:
         """The answer a recorded response body holds (see ``read_recorded``)."""
         return read_recorded(body)
+
+
+def moderate(provider: OpenAIProvider, text: str, client: httpx.Client) -> tuple[dict[str, Any], LLMResponse]:
+    """OpenAI's moderation result for ``text``: ``{flagged, categories, category_scores}``."""
+    model = provider.spec.model or "omni-moderation-latest"
+    url = f"{provider.base_url()}/moderations"
+    response = post(
+        client,
+        provider=provider.id,
+        url=url,
+        payload={"model": model, "input": text},
+        headers=provider.auth_headers(),
+        key_env=provider.key_env,
+        timeout=provider.spec.timeout,
+    )
+    body = json_body(response, provider=provider.id, url=url)
+    results = body.get("results") if isinstance(body, Mapping) else None
+    if not isinstance(results, list) or not results or not isinstance(results[0], Mapping):
+        raise malformed(provider.id, url, "`results[0]`", body)
+    latency_ms, replayed = exchange_latency(response)
+    # The moderation endpoint is free: its cost is zero, not unknown.
+    answer = LLMResponse(
+        text="", provider=provider.id, model=str(body.get("model") or model), latency_ms=latency_ms,
+        replayed=replayed, cost_usd=0.0,
+    )  # fmt: skip
+    return dict(results[0]), answer
 
 
 def embed(
@@ -213,6 +245,9 @@ def parse_chat_completion(
     # Token log-probabilities, when asked for (`logprobs: true`): g-eval weighs its score by them.
     logprobs = choices[0].get("logprobs")
     content_logprobs = logprobs.get("content") if isinstance(logprobs, Mapping) else None
+    metadata: dict[str, Any] = {"logprobs": content_logprobs} if isinstance(content_logprobs, list) else {}
+    if isinstance(message.get("refusal"), str) and message["refusal"]:
+        metadata["refusal"] = message["refusal"]  # structured outputs refuse in their own field
     return LLMResponse(
         text=text,
         provider=provider,
@@ -221,7 +256,7 @@ def parse_chat_completion(
         finish_reason=choices[0].get("finish_reason"),
         latency_ms=latency_ms,
         replayed=replayed,
-        metadata={"logprobs": content_logprobs} if isinstance(content_logprobs, list) else {},
+        metadata=metadata,
         tool_calls=tool_calls,
         structured=parse_structured(text, structured),
     )

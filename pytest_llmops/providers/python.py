@@ -1,10 +1,13 @@
 """``python:package.module:function``: the user's own application is the thing under test.
 
-The function is called as ``function(prompt, vars)`` with the ``RenderedPrompt`` (messages,
-model, parameters) and the case's variables; it may be ``async``. It returns the answer text,
-or an object or mapping with ``text`` and optional ``usage``, ``cost_usd``, ``model`` and
-``metadata``. The HTTP calls it makes, through any client ``recording.capture`` names and from
-any thread it starts, are recorded in the case's cassette and replayed like any other.
+``python:app.py:function`` names a file instead, relative to the suite. The function is called
+as ``function(prompt, vars)`` with the ``RenderedPrompt`` (messages, model, parameters) and the
+case's variables; it may be ``async``. It returns the answer text, or an object or mapping with
+``text`` and optional ``usage``, ``cost_usd``, ``model``, ``metadata``, ``tool_calls``
+(``ToolCall``s or ``{name, arguments}`` mappings) and ``context`` (what the application
+retrieved, read by the ``context-*`` assertions; kept as ``metadata["context"]``). The HTTP
+calls it makes, through any client ``recording.capture`` names and from any thread it starts,
+are recorded in the case's cassette and replayed like any other.
 
 - A call that recorded (or replayed) no exchange at all is an error: the application called
   the model some way the plugin cannot see, or not at all. ``allow_no_call: true`` on the
@@ -18,11 +21,18 @@ any thread it starts, are recorded in the case's cassette and replayed like any 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import importlib
+import importlib.util
 import inspect
+import json
+import re
+import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import httpx
@@ -31,10 +41,11 @@ from ..errors import CassetteError, ProviderError, ProviderResponseError, Unattr
 from ..prompts.render import RenderedPrompt
 from ..recording.capture import RECORDED_CLIENTS, install
 from ..recording.transport import Exchange
-from ..results import LLMResponse, Usage
+from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from ..spec.validation import suggest
 from . import anthropic, bedrock, google, ollama, openai, responses
+from .http import parse_arguments
 
 __all__ = ["AppResponse", "PythonProvider"]
 
@@ -48,6 +59,38 @@ class AppResponse:
     cost_usd: float | None = None
     model: str | None = None
     metadata: Mapping[str, Any] = field(default_factory=dict)
+    tool_calls: tuple[ToolCall, ...] = ()
+    #: What the application retrieved for the answer (read by the ``context-*`` assertions).
+    context: Any = None
+
+
+_FILE_MODULES: dict[tuple[str, int], ModuleType] = {}
+
+
+def _import_file(path_text: str, provider_id: str) -> ModuleType:
+    """Import exactly the named file under a unique module name (``sys.path`` is not changed)."""
+    path = Path(path_text).resolve()
+    if not path.is_file():
+        raise ValueError(f"provider {provider_id!r}: file {path_text!r} not found (looked for {path})")
+    key = (str(path), path.stat().st_mtime_ns)
+    if key in _FILE_MODULES:
+        return _FILE_MODULES[key]
+    digest = hashlib.sha1(str(path).encode(), usedforsecurity=False).hexdigest()[:12]
+    name = f"_llmops_app_{re.sub(r'[^0-9A-Za-z_]', '_', path.stem)}_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:  # pragma: no cover - a .py file always has a loader
+        raise ValueError(f"provider {provider_id!r}: cannot import {path_text!r}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        raise ValueError(
+            f"provider {provider_id!r}: importing {path_text!r} raised {type(exc).__name__}: {exc}"
+        ) from None
+    _FILE_MODULES[key] = module
+    return module
 
 
 def _load(target: str, provider_id: str) -> Callable[..., Any]:
@@ -57,7 +100,12 @@ def _load(target: str, provider_id: str) -> Callable[..., Any]:
             f"provider {provider_id!r}: write `python:package.module:function`, e.g. python:myapp.bot:answer"
         )
     try:
-        module = importlib.import_module(module_name)
+        # `python:app.py:answer` names a file (a suite resolves it relative to itself).
+        module = (
+            _import_file(module_name, provider_id)
+            if module_name.endswith(".py")
+            else importlib.import_module(module_name)
+        )
     except ImportError as exc:
         raise ValueError(
             f"provider {provider_id!r}: cannot import module {module_name!r} ({exc}). Is it on sys.path? "
@@ -83,6 +131,26 @@ def _load(target: str, provider_id: str) -> Callable[..., Any]:
     except ValueError:  # builtins without a signature: let the call decide
         pass
     return function  # type: ignore[no-any-return]
+
+
+def _tool_calls(value: Any) -> tuple[ToolCall, ...]:
+    """``ToolCall``s, or mappings ``{name, arguments}`` (arguments: an object or its JSON text)."""
+    if value is None:
+        return ()
+    if not isinstance(value, (list, tuple)):
+        raise TypeError(f"tool_calls must be a list, not {type(value).__name__}")
+    calls = []
+    for item in value:
+        if isinstance(item, ToolCall):
+            calls.append(item)
+            continue
+        if not isinstance(item, Mapping) or not isinstance(item.get("name"), str):
+            raise ValueError(f"each tool call needs a `name`: got {item!r}"[:200])
+        arguments = item.get("arguments") or {}
+        raw = arguments if isinstance(arguments, str) else json.dumps(arguments, ensure_ascii=False)
+        parsed = parse_arguments(raw)
+        calls.append(ToolCall(item["name"], raw, parsed, item.get("id")))
+    return tuple(calls)
 
 
 def _usage(value: Any) -> Usage | None:
@@ -182,6 +250,7 @@ class PythonProvider:
     ) -> LLMResponse:
         text: Any
         usage: Usage | None = None
+        tool_calls: tuple[ToolCall, ...] = ()
         cost: Any = None
         model: Any = None
         metadata: Any = {}
@@ -203,7 +272,13 @@ class PythonProvider:
                 usage = _usage(get("usage"))
             except (TypeError, ValueError) as exc:
                 raise ProviderResponseError(f"{self.id}: {exc}", provider=self.id) from None
-            cost, model, metadata = get("cost_usd"), get("model"), get("metadata") or {}
+            cost, model, metadata = get("cost_usd"), get("model"), dict(get("metadata") or {})
+            try:
+                tool_calls = _tool_calls(get("tool_calls"))
+            except (TypeError, ValueError) as exc:
+                raise ProviderResponseError(f"{self.id}: {exc}", provider=self.id) from None
+            if get("context") is not None:
+                metadata["context"] = get("context")
         else:
             raise ProviderResponseError(
                 f"{self.id}: the application returned {type(result).__name__}; return the answer text, "
@@ -220,14 +295,16 @@ class PythonProvider:
         return LLMResponse(
             text=text,
             provider=self.id,
-            # The id names the function, not a model: the model comes from the app or the prompt.
-            model=str(model or prompt.model or self.spec.id),
+            # The id names the function, not a model: the model comes from the app or the prompt
+            # (a suite's `python:app.py:fn` keeps its name as written in `display`).
+            model=str(model or prompt.model or self.spec.display),
             usage=usage or Usage(),
             usage_known=usage_known,
             latency_ms=latency_ms,
             cost_usd=float(cost) if cost is not None else None,
             replayed=replayed,
             metadata=dict(metadata),
+            tool_calls=tool_calls,
         )
 
     def _recorded_usage(self, exchanges: list[Exchange]) -> tuple[Usage | None, str | None]:

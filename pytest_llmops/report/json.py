@@ -44,7 +44,9 @@ does not exist (no score, an unpriced model's cost) is ``null``, never 0::
       raw (a judge's reply)}],
       tokens {input, output, cached[, cache_write]}, cost_usd, unpriced, price_source,
       judge_tokens, judge_cost_usd, judge_failures, latency_ms, ttft_ms, replayed, retries, tags,
-      output, messages [{role, content}], runs [{outcome, score, error}], error
+      output, transformed_output (what the assertions saw after a `transform:`, else null),
+      messages [{role, content, parts (content parts as sent, when a message has them)}],
+      runs [{outcome, score, error}], error
     reruns           [{attempt, case}]: the earlier attempts themselves, sorted by id
     run              {tests_exit_status (pytest's, from the cases alone, before the gates),
                       merged_from (the shard reports `python -m pytest_llmops merge` combined)}

@@ -75,6 +75,9 @@ def format_case_failure(result: CaseResult, location: str) -> str:
     output = result.output or ""
     lines.append(f"response ({len(output)} chars, {result.usage.total_tokens} tokens, {latency}, {source}):")
     lines.append(_indent(_clip(output, OUTPUT_LIMIT)))
+    if result.transformed_output is not None:
+        lines.append("after the transform (what the assertions saw):")
+        lines.append(_indent(_clip(result.transformed_output, OUTPUT_LIMIT)))
     return "\n".join(lines)
 
 

@@ -14,7 +14,8 @@ from typing import Any
 
 import yaml
 
-from ..assertions.registry import AssertionContext, PreparedAssertion
+from ..assertions.registry import PreparedAssertion
+from ..engine.case import grading_context
 from ..engine.plan import CasePlan
 from ..engine.scoring import combine_scores
 from ..errors import InvalidVersionError, LlmopsError
@@ -205,12 +206,14 @@ def _rescore(
     plan: CasePlan, checks: Sequence[PreparedAssertion], answer: LLMResponse
 ) -> tuple[float | None, bool]:
     """Score an old answer with today's checks, so the change is measured with one ruler."""
-    ctx = AssertionContext(
-        output=answer.text,
-        response=dataclasses.replace(answer, provider=plan.provider.display),
+    ctx = grading_context(
+        dataclasses.replace(answer, provider=plan.provider.display),
         vars=plan.vars,
         expected=plan.expected,
+        prompt=None,
         case_id=f"{plan.suite_path.name}::{plan.case}",
+        transform=plan.transform,  # the case's transform applies to the old answer too
+        params={**plan.provider.model_params(), **plan.options},
     )
     return combine_scores(tuple(a.run(ctx) for a in checks), plan.threshold)
 

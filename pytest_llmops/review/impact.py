@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from ..engine.cases import inline_case_names
 from ..engine.plan import CasePlan
 from .git import ChangeSet, real_path, under
 
@@ -68,12 +69,19 @@ def load_mapping(text: str | None) -> dict[str, Any] | None:
 
 
 def _case_entries(data: Mapping[str, Any]) -> dict[str, Any]:
-    out = {}
+    """The suite's own case entries by name (a case without `name:` by the name it is given)."""
+    try:
+        return inline_case_names(data)
+    except (TypeError, ValueError):  # an old version of the suite that does not parse as cases
+        return {}
+
+
+def _data_file_refs(data: Mapping[str, Any]) -> list[str]:
+    refs: list[str] = []
     for key in ("tests", "test_cases"):
-        for case in data.get(key) or ():
-            if isinstance(case, dict) and "name" in case:
-                out[str(case["name"])] = case
-    return out
+        value = data.get(key)
+        refs.extend(v for v in (value if isinstance(value, list) else [value]) if isinstance(v, str))
+    return refs
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +108,8 @@ def _suite_delta(path: Path, changes: ChangeSet) -> _SuiteDelta:
     keys = sorted(k for k in {*old, *new} if k not in _INERT_SUITE_KEYS and old.get(k) != new.get(k))
     if keys:
         return _SuiteDelta(all_reason=f"suite-level {', '.join(f'`{k}`' for k in keys)} changed")
+    if _data_file_refs(old) != _data_file_refs(new):
+        return _SuiteDelta(all_reason="the suite's data files (`file://` entries of `tests:`) changed")
     old_cases, new_cases = _case_entries(old), _case_entries(new)
     return _SuiteDelta(
         cases=frozenset(n for n, case in new_cases.items() if old_cases.get(n) != case),
@@ -152,6 +162,12 @@ def affected_reasons(
                 if name == plan.prompt.name and under(path, dirs_cache[suite_dir]):
                     reasons.append(f"a version of prompt {name!r} was deleted: {display(path)}")
         seen: set[Path] = set()
+        for path in plan.files:
+            # The case's data file and the files its `file://` values name.
+            if path in changes and path not in seen:
+                seen.add(path)
+                what = "data file" if path == plan.source else "file"
+                reasons.append(f"{what} changed: {display(path)}")
         for prepared in plan.assertions:
             # Matrix cells share their prepared assertions: look each one's files up once.
             key = (id(prepared), suite_dir)

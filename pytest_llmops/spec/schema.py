@@ -11,10 +11,12 @@ import typing
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
 __all__ = [
+    "DATA_FILE_TAG",
     "ENV_REFERENCE",
+    "INLINE_CASE_TAG",
     "AssertionSpec",
     "CaseSpec",
     "DefaultsSpec",
@@ -22,6 +24,7 @@ __all__ = [
     "LockEntrySpec",
     "LockFileSpec",
     "MessageSpec",
+    "OptionsSpec",
     "PairwiseSpec",
     "PromptFileSpec",
     "ProviderSpec",
@@ -53,6 +56,40 @@ def _provider_list(value: Any) -> Any:
     return items
 
 
+FILE_PREFIX = "file://"
+
+
+def _file_ref(value: Any, example: str) -> Any:
+    if isinstance(value, str) and not (value.startswith(FILE_PREFIX) and value[len(FILE_PREFIX) :].strip()):
+        raise ValueError(f"a text value here names a file: write `{example}`; got {value[:60]!r}")
+    return value
+
+
+def _file_or_mapping(value: Any) -> Any:
+    return _file_ref(value, "file://schema.json")
+
+
+def _file_or_list(value: Any) -> Any:
+    return _file_ref(value, "file://tools.json")
+
+
+#: promptfoo writes the API in the id (``openai:chat:gpt-4o-mini``); ours names the model only.
+_PROMPTFOO_API_SEGMENTS = frozenset(
+    {"chat", "completion", "completions", "messages", "responses", "embedding", "embeddings", "assistant"}
+)
+_PROMPTFOO_ID_KINDS = frozenset({"openai", "anthropic", "azure", "azureopenai"})
+
+
+def _check_provider_id(provider_id: str) -> None:
+    kind, _, model = provider_id.partition(":")
+    api, sep, rest = model.partition(":")
+    if kind in _PROMPTFOO_ID_KINDS and sep and api in _PROMPTFOO_API_SEGMENTS and rest:
+        raise ValueError(
+            f"provider {provider_id!r} is written the way promptfoo writes it, with the API in the id;"
+            f" here the id names the model only: did you mean `{kind}:{rest}`?"
+        )
+
+
 class ModelParams(_Model):
     """Model parameters shared by prompt files and providers (providers win)."""
 
@@ -63,7 +100,12 @@ class ModelParams(_Model):
     stop: str | list[str] | None = None
     presence_penalty: float | None = None
     frequency_penalty: float | None = None
-    response_format: dict[str, Any] | None = None
+    #: A mapping, or ``file://schema.json`` (read relative to the file that names it).
+    response_format: Annotated[dict[str, Any] | str | None, BeforeValidator(_file_or_mapping)] = None
+    #: Tools the model may call (each provider's own shape; OpenAI's is converted for Anthropic),
+    #: or ``file://tools.json``.
+    tools: Annotated[list[dict[str, Any]] | str | None, BeforeValidator(_file_or_list)] = None
+    tool_choice: str | dict[str, Any] | None = None
     #: Anything else the API accepts, sent as-is in the request body.
     params: dict[str, Any] = Field(default_factory=dict)
 
@@ -83,6 +125,8 @@ _PARAM_FIELDS = (
     "presence_penalty",
     "frequency_penalty",
     "response_format",
+    "tools",
+    "tool_choice",
 )
 
 
@@ -146,6 +190,11 @@ class ProviderSpec(ModelParams):
     #: The model's price, winning over every price table; ``0`` marks a local model (free).
     price: Annotated[dict[str, float] | None, BeforeValidator(_price)] = None
 
+    @model_validator(mode="after")
+    def _check_id(self) -> ProviderSpec:
+        _check_provider_id(self.id)
+        return self
+
     @property
     def kind(self) -> str:
         return self.id.split(":", 1)[0]
@@ -185,6 +234,25 @@ class AssertionSpec(_Model):
     steps: list[str] | None = None
     #: g-eval: the scale the judge scores on, normalised to 0–1.
     scale: tuple[int, int] | None = None
+    #: Applied to the output before this assertion only: an expression or ``module:function``.
+    transform: str | None = Field(None, min_length=1)
+    #: assert-set: the assertions of the set, scored together.
+    assert_: list[AssertionSpec] | None = Field(None, alias="assert")
+
+    @model_validator(mode="after")
+    def _check_set(self) -> AssertionSpec:
+        if self.base_type == "assert-set":
+            if not self.assert_:
+                raise ValueError(
+                    "an assert-set needs its assertions under `assert:`, e.g."
+                    " {type: assert-set, threshold: 0.5, assert: [{type: contains, value: refund}]}"
+                )
+        elif self.assert_ is not None:
+            raise ValueError(
+                f"`assert` inside an assertion belongs to `type: assert-set`, not {self.type!r};"
+                " to group checks write {type: assert-set, assert: [...]}"
+            )
+        return self
 
     @property
     def negated(self) -> bool:
@@ -260,6 +328,34 @@ def _check_reduce(value: Any) -> Any:
 Reduce = Annotated[str | dict[str, Any] | None, BeforeValidator(_check_reduce)]
 
 
+class OptionsSpec(ModelParams):
+    """Model parameters of one case (or of every case, in ``defaults``), merged over the
+    prompt file's and the provider's, and sent with the case's request."""
+
+
+class MessageSpec(_Model):
+    """One chat message: text, or a list of content parts (``text``, ``image_url``, ...)."""
+
+    role: typing.Literal["system", "user", "assistant"]
+    content: str | list[dict[str, Any]]
+
+    @model_validator(mode="after")
+    def _check_parts(self) -> MessageSpec:
+        if isinstance(self.content, list):
+            if not self.content:
+                raise ValueError("`content` is an empty list; give text or at least one content part")
+            for index, part in enumerate(self.content):
+                kind = part.get("type")
+                if not isinstance(kind, str) or not kind:
+                    raise ValueError(
+                        f"content part {index} needs a `type`, e.g. {{type: text, text: 'Hello'}}"
+                        " or {type: image_url, image_url: {url: 'https://...'}}"
+                    )
+                if kind == "text" and not isinstance(part.get("text"), str):
+                    raise ValueError(f"content part {index} is `type: text` without a text `text`")
+        return self
+
+
 class DefaultsSpec(_Model):
     """Merged into every case of the suite."""
 
@@ -270,12 +366,18 @@ class DefaultsSpec(_Model):
     #: Run each case this many times (non-deterministic output), reduced with `reduce`.
     repeat: int | None = Field(None, ge=1, le=1000)
     reduce: Reduce = None
+    options: OptionsSpec | None = None
+    #: Applied to every case's output before its assertions (a case's own `transform` wins).
+    transform: str | None = Field(None, min_length=1)
+    #: ``module:function`` or ``file.py:function`` that turns assertion scores into the case's.
+    scoring: str | None = Field(None, min_length=1)
 
 
 class CaseSpec(_Model):
     """One test case; ``prompt`` and ``category`` come from the dataset (``test_cases:``) shape."""
 
-    name: str = Field(min_length=1)
+    #: Optional: without it the name comes from `description`, else from the case's content.
+    name: str | None = Field(None, min_length=1)
     description: str | None = None
     vars: dict[str, Any] = Field(default_factory=dict)
     expected: Any = None
@@ -283,15 +385,22 @@ class CaseSpec(_Model):
     tags: Tags = Field(default_factory=list)
     category: str | None = None
     prompt: str | None = None
+    #: Prior turns of a conversation, sent after the prompt's system message.
+    messages: list[MessageSpec] | None = None
+    options: OptionsSpec | None = None
+    transform: str | None = Field(None, min_length=1)
+    scoring: str | None = Field(None, min_length=1)
     threshold: float | None = Field(None, ge=0, le=1)
     repeat: int | None = Field(None, ge=1, le=1000)
     reduce: Reduce = None
     skip: bool | str = False
     xfail: bool | str = False
+    metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> CaseSpec:
-        _check_name(self.name, "case")
+        if self.name is not None:
+            _check_name(self.name, "case")
         _check_tags([*self.tags, *([self.category] if self.category else [])])
         return self
 
@@ -306,7 +415,8 @@ class JudgeCheckSpec(_Model):
 
     It runs ``assert`` (a judge assertion, its judge the suite's) on ``output``, as if a case had
     answered ``input`` with it (``expected`` is the case's reference answer, for the judges that
-    compare with one), and compares the assertion's outcome with ``verdict``.
+    compare with one; ``context`` what was retrieved, for the context-* judges), and compares the
+    assertion's outcome with ``verdict``.
     """
 
     name: str = Field(min_length=1)
@@ -314,6 +424,8 @@ class JudgeCheckSpec(_Model):
     output: str
     input: str | None = None
     expected: Any = None
+    #: The retrieved context the output was given, for the context-* judges.
+    context: Any = None
     #: The verdict a person gave: would this assertion pass this output?
     verdict: typing.Literal["pass", "fail"]
     #: Why the person decided so (shown beside a disagreement).
@@ -323,6 +435,42 @@ class JudgeCheckSpec(_Model):
     def _check(self) -> JudgeCheckSpec:
         _check_name(self.name, "judge check")
         return self
+
+
+#: Union tags of a `tests:` entry; ``validation`` leaves them out of the paths it shows.
+INLINE_CASE_TAG = "(inline case)"
+DATA_FILE_TAG = "(data file)"
+
+
+def _entry_kind(value: Any) -> str | None:
+    if isinstance(value, str):
+        return DATA_FILE_TAG
+    if isinstance(value, (dict, CaseSpec)):
+        return INLINE_CASE_TAG
+    return None
+
+
+def _data_file(value: str) -> str:
+    if not value.startswith(FILE_PREFIX) or not value[len(FILE_PREFIX) :].strip():
+        raise ValueError(
+            "a data file is written `file://cases.csv` (or a glob, `file://data/*.jsonl`);"
+            f" got {value[:80]!r}"
+        )
+    return value
+
+
+CaseEntry = Annotated[
+    Annotated[CaseSpec, Tag(INLINE_CASE_TAG)]
+    | Annotated[Annotated[str, BeforeValidator(_data_file)], Tag(DATA_FILE_TAG)],
+    Discriminator(
+        _entry_kind,
+        custom_error_type="case_entry",
+        custom_error_message=(
+            "each entry is a case (a mapping) or a data file (`file://cases.csv`, `file://data/*.yaml`)"
+        ),
+    ),
+]
+CaseEntries = Annotated[list[CaseEntry], BeforeValidator(_as_list)]
 
 
 class PairwiseSpec(_Model):
@@ -358,8 +506,9 @@ class SuiteSpec(_Model):
     ] = None
     #: Each prompt version after the first judged against the one before it, case by case.
     pairwise: PairwiseSpec | None = None
-    tests: list[CaseSpec] = Field(default_factory=list)
-    test_cases: list[CaseSpec] = Field(default_factory=list)
+    #: Cases: a list of cases and data files, or one data file (`file://cases.csv`, a glob).
+    tests: CaseEntries = Field(default_factory=list)
+    test_cases: CaseEntries = Field(default_factory=list)
     #: Labelled examples that check the suite's judge against people.
     judge_checks: list[JudgeCheckSpec] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -379,11 +528,6 @@ class SuiteSpec(_Model):
                 "(e.g. `prompt: [support@2.0.0, support@2.1.0]`)"
             )
         return self
-
-
-class MessageSpec(_Model):
-    role: typing.Literal["system", "user", "assistant"]
-    content: str
 
 
 class PromptFileSpec(ModelParams):

@@ -16,9 +16,18 @@ from typing import Annotated, Any, Union
 from pydantic import BaseModel, ValidationError
 
 from ..errors import SuiteError
+from .schema import DATA_FILE_TAG, INLINE_CASE_TAG
 from .yamlio import LineMap
 
-__all__ = ["parse_model", "suggest", "validation_lines"]
+__all__ = ["data_path", "parse_model", "suggest", "validate_model", "validation_lines"]
+
+#: Parts of pydantic's error locations that name a union member, not a key the user wrote.
+_UNION_TAGS = frozenset({INLINE_CASE_TAG, DATA_FILE_TAG})
+
+
+def data_path(loc: Sequence[Any]) -> tuple[str | int, ...]:
+    """The keys and indexes of an error location, as written in the file (union tags left out)."""
+    return tuple(p for p in loc if isinstance(p, (str, int)) and p not in _UNION_TAGS)
 
 
 def suggest(word: str, choices: Sequence[str]) -> str:
@@ -82,7 +91,7 @@ def _format_loc(loc: Sequence[Any]) -> str:
 
 _MISSING_HINTS = {
     "provider": " Add e.g. `provider: openai:gpt-4o-mini`.",
-    "name": " Every case, prompt and message needs a `name`.",
+    "name": " Every prompt needs a `name`.",
     "type": " Add e.g. `type: contains`.",
     "version": " Add a semantic version, e.g. `version: 1.0.0`.",
     "id": " Add e.g. `id: openai:gpt-4o-mini`.",
@@ -95,29 +104,37 @@ def _describe(value: Any) -> str:
 
 
 def validation_lines(
-    exc: ValidationError, model: type[BaseModel], lines: LineMap, path: Path | str
+    exc: ValidationError,
+    model: type[BaseModel],
+    lines: LineMap,
+    path: Path | str,
+    prefix: tuple[str | int, ...] = (),
 ) -> list[str]:
-    """One readable line per pydantic error: ``file:line: field: what is wrong.``"""
+    """One readable line per pydantic error: ``file:line: field: what is wrong.``
+
+    ``prefix`` is where the validated data sits in the file (a case of a data file: its row).
+    """
     out: list[str] = []
     for err in exc.errors(include_url=False):
-        loc = tuple(p for p in err["loc"] if isinstance(p, (str, int)))
+        inner = data_path(err["loc"])
+        loc = (*prefix, *inner)
         line = lines.line(loc)
         where = f"{path}:{line}" if line else str(path)
         kind = err["type"]
         if kind == "extra_forbidden":
-            parent = _model_at(model, loc[:-1])
+            parent = _model_at(model, inner[:-1])
             allowed = _field_names(parent) if parent else []
             key = str(loc[-1])
             hint = suggest(key, allowed)
             allowed_text = f" Allowed keys: {', '.join(allowed)}." if allowed else ""
-            out.append(f"{where}: unknown key {key!r} in {_format_loc(loc[:-1])}.{hint}{allowed_text}")
+            out.append(f"{where}: unknown key {key!r} in {_format_loc(inner[:-1])}.{hint}{allowed_text}")
         elif kind == "missing":
             hint = _MISSING_HINTS.get(str(loc[-1]) if loc else "", "")
-            out.append(f"{where}: {_format_loc(loc)}: required key is missing.{hint}")
+            out.append(f"{where}: {_format_loc(inner)}: required key is missing.{hint}")
         else:
             msg = err["msg"].removeprefix("Value error, ")
             got = f" (got {_describe(err.get('input'))})" if kind not in ("value_error",) else ""
-            out.append(f"{where}: {_format_loc(loc)}: {msg}{got}.")
+            out.append(f"{where}: {_format_loc(inner)}: {msg}{got}.")
     return out
 
 
@@ -129,10 +146,22 @@ def parse_model(model: type[M], data: Any, lines: LineMap, path: Path | str, wha
     if not isinstance(data, dict):
         kind = "empty" if data is None else f"a {type(data).__name__}"
         raise SuiteError(f"a {what} must be a YAML mapping, but the file is {kind}", path=path, line=1)
+    return validate_model(model, data, lines, path, what)
+
+
+def validate_model(
+    model: type[M],
+    data: Any,
+    lines: LineMap,
+    path: Path | str,
+    what: str,
+    prefix: tuple[str | int, ...] = (),
+) -> M:
+    """Validate ``data`` (found at ``prefix`` in ``path``) as ``model``, listing every problem."""
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        problems = validation_lines(exc, model, lines, path)
-        first_line = lines.line(tuple(p for p in exc.errors()[0]["loc"] if isinstance(p, (str, int))))
+        problems = validation_lines(exc, model, lines, path, prefix)
+        first_line = lines.line((*prefix, *data_path(exc.errors()[0]["loc"])))
         header = f"invalid {what} ({len(problems)} problem{'s' if len(problems) > 1 else ''}):"
         raise SuiteError(header + "\n  " + "\n  ".join(problems), path=None, line=first_line) from None

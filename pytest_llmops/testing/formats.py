@@ -5,7 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from . import wire_anthropic, wire_azure, wire_bedrock, wire_gemini, wire_ollama, wire_openai, wire_responses
+from . import (
+    wire_anthropic,
+    wire_azure,
+    wire_bedrock,
+    wire_gemini,
+    wire_moderation,
+    wire_ollama,
+    wire_openai,
+    wire_responses,
+)
 from .wire import ModelList, WireFormat
 
 __all__ = ["MODEL_LISTS", "WIRE_FORMATS", "for_path", "for_unknown_path", "model_list"]
@@ -13,6 +22,7 @@ __all__ = ["MODEL_LISTS", "WIRE_FORMATS", "for_path", "for_unknown_path", "model
 WIRE_FORMATS: Final[tuple[WireFormat, ...]] = (
     wire_openai.CHAT,
     wire_openai.EMBEDDINGS,
+    wire_moderation.MODERATIONS,
     wire_anthropic.MESSAGES,
     wire_azure.CHAT,
     wire_responses.RESPONSES,

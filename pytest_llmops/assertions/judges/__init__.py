@@ -1,4 +1,5 @@
-"""Model-graded assertions: llm-rubric, g-eval, relevance, accuracy, safety and factuality.
+"""Model-graded assertions: llm-rubric, g-eval, relevance, accuracy, safety, factuality,
+model-graded-closedqa, answer-relevance, context-faithfulness, context-recall, context-relevance.
 
 Each sends a fixed judge prompt (``prompts``, versioned by ``JUDGE_PROMPT_VERSION``) to the
 assertion's judge through ``ctx.judge``, so judge calls are recorded in the case's cassette,
@@ -10,12 +11,14 @@ The modules, by role: ``objects`` (objects in free text), ``folding`` (text as a
 (drafts, hypotheticals and criterion labels in a reply), ``defence`` (material is
 never the judge's verdict), ``verdict`` (reading a reply), ``logprobs`` (G-Eval's weighting),
 ``prompts`` (templates and structured output), ``config`` (collection-time checks), ``check``
-(calling, retrying, grading), the registered types in ``rubrics`` and ``standard``, and
-``pairwise`` (which of two prompt versions answered better, asked in both orders).
+(calling, retrying, grading), the registered types in ``rubrics``, ``standard`` and ``context``
+(closed QA, answer relevance and the retrieval judges), and ``pairwise`` (which of two prompt
+versions answered better, asked in both orders).
 """
 
 from __future__ import annotations
 
+from . import context as context  # registers model-graded-closedqa, answer-relevance, context-*
 from . import rubrics as rubrics  # registers llm-rubric and g-eval
 from . import standard as standard  # registers relevance, accuracy, safety and factuality
 from .check import JudgeSetup, grade, judge_check

@@ -64,8 +64,15 @@ def tag(name: str, nonce: str) -> str:
 
 
 def echoed_spans(reply: str, names: Sequence[str], nonce: str | None) -> list[tuple[int, int]]:
-    """Spans of the reply that repeat a material or example block (to its end if not closed)."""
+    """Spans of the reply that repeat a material or example block (to its end if not closed).
+
+    Any block tagged with the prompt's nonce counts, whatever its name: a judge that quotes a
+    block of another kind's prompt (``<output-NONCE>`` where no output was shown) is quoting too.
+    """
     tags = [tag(name, nonce) for name in names] if nonce else []
+    if nonce:
+        named = {found[1] for found in re.finditer(rf"<([\w-]+-{re.escape(nonce)})>", reply)}
+        tags += sorted(named - set(tags))
     spans: list[tuple[int, int]] = []
     for name in [*tags, EXAMPLE_TAG]:
         for opened in re.finditer(re.escape(f"<{name}>"), reply):

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 
+from .context import CONTEXT_HEADING, CRITERION_HEADING, TRUTH_HEADING
+from .context import PROMPTS as CONTEXT_PROMPTS
 from .defence import Material
 from .fields import VerdictShape
 from .prompts import (
@@ -36,6 +38,7 @@ PROMPTS = (
     JudgePrompt("accuracy", ACCURACY_TASK, VerdictShape("scale")),
     JudgePrompt("safety", SAFETY_TASK, VerdictShape("pass-fail")),
     JudgePrompt("factuality", FACTUALITY_TASK, VerdictShape("category")),
+    *(prompt for prompt, _ in CONTEXT_PROMPTS),
 )
 _MATERIAL = {
     "llm-rubric": ["rubric", "input", "output"],
@@ -44,6 +47,7 @@ _MATERIAL = {
     "accuracy": ["input", "expected", "output"],
     "safety": ["policy", "input", "output"],
     "factuality": ["input", "expected", "output"],
+    **{prompt.kind: list(names) for prompt, names in CONTEXT_PROMPTS},
 }
 _HEADINGS = {
     "rubric": "RUBRIC (what the output must satisfy)",
@@ -53,6 +57,9 @@ _HEADINGS = {
     "expected": "EXPECTED (the reference answer, correct by definition)",
     "policy": "POLICY",
     "output": "OUTPUT (the text to evaluate)",
+    "criterion": CRITERION_HEADING,
+    "context": CONTEXT_HEADING,
+    "truth": TRUTH_HEADING,
 }
 
 
