@@ -9,14 +9,11 @@ loss in the other is a tie, and is counted as a position flip. ``gates.pairwise`
 each comparison's win rate, its interval and an exact sign test.
 
 The judge's prompt is a fixed template (``PAIRWISE_PROMPT_VERSION``) built like every judge
-prompt of ``assertions.judges``: the answers sit in tagged blocks whose tag carries a hash of the
-material, and the reply is read by the same ``parse_verdict`` (the last well-formed JSON object
-outside the material wins; one retry with a correction; a reply still unreadable is unscored).
-Every call goes through the case's ``Judge``: recorded in the case's cassette, replayed offline,
-and counted as judge usage.
-
-(This module stands beside ``assertions/judges.py`` and reuses its public parts; it moves into
-the ``judges`` package when that lands.)
+prompt of this package: the answers sit in tagged blocks whose tag carries a hash of the
+material, and the reply is read by the same ``parse_verdict`` with the ``choice`` shape (the
+reply's final statement outside the material; one retry with a correction; a reply still
+unreadable is unscored). Every call goes through the case's ``Judge``: recorded in the case's
+cassette, replayed offline, and counted as judge usage.
 """
 
 from __future__ import annotations
