@@ -265,6 +265,7 @@ def _pairwise(
 
 def _check_provider(spec: ProviderSpec, session: Session, path: Path, line: int | None) -> None:
     """Build the provider once at collection, so bad settings are collection errors."""
+    session.learn_secrets(spec)  # its key is redacted from the first line a run prints
     providers = session.providers
     if spec.kind not in providers:
         raise SuiteError(

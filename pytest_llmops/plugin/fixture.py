@@ -141,8 +141,8 @@ class LlmopsFixture:
         try:
             outcome = self._run.call(spec, rendered)
         except CallFailed as exc:
-            self._record(error=str(exc), provider=spec.display)
-            raise ProviderError(str(exc)) from None
+            result = self._record(error=str(exc), provider=spec.display)
+            raise ProviderError(result.error or "") from None  # the redacted message
         response = outcome.response  # priced, and counted against the budget
         self._usage = self._usage + response.usage
         self._cost = (
@@ -197,8 +197,7 @@ class LlmopsFixture:
                 except CheckFailed:
                     assert self._runs_last is not None  # set by the failing check
                     runs.append(self._runs_last)
-            result = reduce_runs(runs, rule, threshold)
-            self._publish(result)
+            result = self._publish(reduce_runs(runs, rule, threshold))
             if result.outcome is not Outcome.PASSED:
                 raise CheckFailed(format_case_failure(result, self._location()))
             return result
@@ -291,18 +290,20 @@ class LlmopsFixture:
             judge_failures=sum(1 for a in self._assertion_results if a.unscored),
             messages=prompt.messages if prompt else (),
         )
-        self._publish(result)
-        return result
+        return self._publish(result)
 
-    def _publish(self, result: CaseResult) -> None:
-        # A key a model echoed must not reach the reports, as for a YAML case.
-        data = redact_result(result, self._session.secrets()).to_dict()
+    def _publish(self, result: CaseResult) -> CaseResult:
+        """Put the result on the test's report, redacted; returns what was published."""
+        # A key a model echoed must not reach the reports (nor a failure's text), as for a YAML case.
+        result = redact_result(result, self._session.secrets())
+        data = result.to_dict()
         if self._published is None:
             self._published = data
             self._node.user_properties.append((RESULT_PROPERTY, data))
         else:  # the dict already on user_properties is updated in place
             self._published.clear()
             self._published.update(data)
+        return result
 
     def close(self, *, test_failed: bool = False) -> None:
         """Save the cassette; a refused connection the test swallowed fails it here."""

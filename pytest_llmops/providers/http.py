@@ -124,6 +124,7 @@ def post(
     parameters the cassette stores as ``REDACTED``; ``hint`` is added to a 401/403 message.
     """
     seconds = timeout if timeout is not None else (client.timeout.read or 60.0)
+    _check_headers(headers, provider=provider, url=url, key_env=key_env)
     if content is None:
         content = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     extensions: dict[str, Any] = {DEADLINE: time.monotonic() + seconds}
@@ -154,6 +155,17 @@ def post(
             provider=provider,
             url=url,
         ) from None
+    except httpx.InvalidURL as exc:  # a typo in a base URL (`:80a`, `http://[::1/v1`)
+        raise ProviderError(
+            f"{provider}: {url!r} is not a URL that can be called ({exc}); check the provider's "
+            "`base_url` and the *_BASE_URL variables",
+            provider=provider,
+            url=url,
+        ) from None
+    except httpx.DecodingError as exc:  # e.g. `content-encoding: gzip` on a body that is not
+        raise ProviderResponseError(
+            f"{provider}: {url} answered with a body that cannot be decoded ({exc})", provider=provider, url=url
+        ) from None
     if response.status_code >= 400:
         why = ""
         if response.status_code in (401, 403):
@@ -169,6 +181,23 @@ def post(
             retry_after=retry_after(response.headers),
         )
     return response
+
+
+def _check_headers(
+    headers: Mapping[str, str], *, provider: str, url: str, key_env: str | None
+) -> None:
+    """Header values must be ASCII; a key pasted with a stray character says which, not what."""
+    for name, value in headers.items():
+        if not isinstance(value, str) or value.isascii():
+            continue
+        position = next(i for i, char in enumerate(value) if not char.isascii())
+        source = f" (is the key in {key_env} copied correctly?)" if key_env else ""
+        raise ProviderError(
+            f"{provider}: the `{name}` header has a non-ASCII character at position {position}, "
+            f"which HTTP headers cannot carry{source}",
+            provider=provider,
+            url=url,
+        )
 
 
 def json_body(response: httpx.Response, *, provider: str, url: str) -> Any:
