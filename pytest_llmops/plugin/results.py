@@ -16,8 +16,8 @@ import pytest
 
 from ..errors import ReportError
 from ..report.junit import JUNIT_PREFIX, junit_properties
-from ..results import CaseResult
-from .state import RESULT_PROPERTY, LlmopsState
+from ..results import CaseResult, JudgeCheckResult
+from .state import JUDGE_CHECK_PROPERTY, RESULT_PROPERTY, LlmopsState
 
 if TYPE_CHECKING:
     from ..gates.evaluation import Evaluation
@@ -34,19 +34,22 @@ def keep_result_out_of_junit(item: pytest.Item, report: pytest.TestReport) -> No
     later; so the item keeps only the simple ``llmops_*`` values, and the XML stays readable.
     """
     data = None
+    ours = []
     for name, value in item.user_properties:
-        if name == RESULT_PROPERTY and isinstance(value, dict):
-            data = value
-    if data is None:
+        if name in (RESULT_PROPERTY, JUDGE_CHECK_PROPERTY) and isinstance(value, dict):
+            ours.append((name, value))
+            if name == RESULT_PROPERTY:
+                data = value
+    if not ours:
         return
-    simple = junit_properties(data)
+    simple = junit_properties(data) if data is not None else []
     others = [
         (n, v)
         for n, v in item.user_properties
-        if n != RESULT_PROPERTY and not str(n).startswith(JUNIT_PREFIX)
+        if n not in (RESULT_PROPERTY, JUDGE_CHECK_PROPERTY) and not str(n).startswith(JUNIT_PREFIX)
     ]
     item.user_properties[:] = [*others, *simple]
-    report.user_properties = [*others, *simple, (RESULT_PROPERTY, data)]
+    report.user_properties = [*others, *simple, *ours]
 
 
 class ResultCollector:
@@ -84,6 +87,13 @@ class ResultCollector:
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY and isinstance(value, dict):
                 self._add(CaseResult.from_dict(value))
+            elif name == JUDGE_CHECK_PROPERTY and isinstance(value, dict):
+                check = JudgeCheckResult.from_dict(value)
+                # A judge check pytest ran again counts once: its last attempt.
+                self.state.judge_checks[:] = [
+                    c for c in self.state.judge_checks if c.nodeid != check.nodeid
+                ]
+                self.state.judge_checks.append(check)
 
     def _add(self, result: CaseResult) -> None:
         """One result per case id: a later attempt replaces an earlier one, which is kept apart."""
@@ -98,12 +108,18 @@ class ResultCollector:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # A plain impl runs before the terminal reporter's wrapper prints the summary.
-        if self.is_worker or not self.state.results:
+        if self.is_worker or not (self.state.results or self.state.judge_checks):
             return  # a run without LLM cases stays silent: no summary, no files
         from ..gates.evaluation import evaluate
         from ..report.write import write_reports
 
-        self.evaluation = evaluate(self.state.results, self.settings, self.baseline, self.state.reruns)
+        self.evaluation = evaluate(
+            self.state.results,
+            self.settings,
+            self.baseline,
+            self.state.reruns,
+            judge_checks=self.state.judge_checks,
+        )
         # The cases' own verdict, before the gates: `python -m pytest_llmops merge` combines
         # shards with it, so a merged run exits as a single run would.
         run = {"tests_exit_status": int(session.exitstatus)}
