@@ -21,7 +21,7 @@ from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import extra_headers, extra_query, merged_params, read_api_key, require_model
 from .eventstream import iter_messages
-from .http import as_mapping, exchange_latency, json_body, malformed, parse_structured, post
+from .http import as_mapping, exchange_latency, json_body, malformed, parse_structured, post, token_counter
 from .sse import ToolCallParts, first_token_ms
 
 __all__ = [
@@ -176,14 +176,14 @@ class BedrockProvider:
         return read_recorded(body)
 
 
-def _usage(usage: Any) -> Usage:
-    usage = as_mapping(usage)
-    read = int(usage.get("cacheReadInputTokens") or 0)
-    written = int(usage.get("cacheWriteInputTokens") or 0)
+def _usage(usage: Any, provider: str, url: str) -> Usage:
+    count = token_counter(usage, provider=provider, url=url)
+    read = count("cacheReadInputTokens")
+    written = count("cacheWriteInputTokens")
     # Bedrock's inputTokens leaves the cached parts out; ours counts every input token.
     return Usage(
-        input_tokens=int(usage.get("inputTokens") or 0) + read + written,
-        output_tokens=int(usage.get("outputTokens") or 0),
+        input_tokens=count("inputTokens") + read + written,
+        output_tokens=count("outputTokens"),
         cached_tokens=read,
         cache_write_tokens=written,
     )
@@ -225,7 +225,7 @@ def parse_converse(
         text=text,
         provider=provider,
         model=model,
-        usage=_usage(body.get("usage")),
+        usage=_usage(body.get("usage"), provider, url),
         finish_reason=body.get("stopReason"),
         latency_ms=latency_ms,
         replayed=replayed,
@@ -302,7 +302,7 @@ def parse_converse_stream(response: httpx.Response, *, provider: str, url: str, 
         text="".join(parts),
         provider=provider,
         model=model,
-        usage=_usage(usage),
+        usage=_usage(usage, provider, url),
         finish_reason=stop_reason,
         latency_ms=latency_ms,
         ttft_ms=first_token_ms(response, first_content),

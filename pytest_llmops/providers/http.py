@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -35,7 +36,12 @@ __all__ = [
     "post",
     "retry_after",
     "short",
+    "token_counter",
 ]
+
+#: More tokens than any model reads or writes in one call (the largest windows hold a few
+#: million): a count above it is a broken reply, not a bill to pay.
+MAX_TOKENS = 100_000_000
 
 
 def exchange_latency(response: httpx.Response) -> tuple[float, bool]:
@@ -164,7 +170,9 @@ def post(
         ) from None
     except httpx.DecodingError as exc:  # e.g. `content-encoding: gzip` on a body that is not
         raise ProviderResponseError(
-            f"{provider}: {url} answered with a body that cannot be decoded ({exc})", provider=provider, url=url
+            f"{provider}: {url} answered with a body that cannot be decoded ({exc})",
+            provider=provider,
+            url=url,
         ) from None
     if response.status_code >= 400:
         why = ""
@@ -183,9 +191,7 @@ def post(
     return response
 
 
-def _check_headers(
-    headers: Mapping[str, str], *, provider: str, url: str, key_env: str | None
-) -> None:
+def _check_headers(headers: Mapping[str, str], *, provider: str, url: str, key_env: str | None) -> None:
     """Header values must be ASCII; a key pasted with a stray character says which, not what."""
     for name, value in headers.items():
         if not isinstance(value, str) or value.isascii():
@@ -247,6 +253,32 @@ def parse_structured(text: str, wanted: bool) -> Any:
         return json.loads(stripped)
     except ValueError:
         return None
+
+
+def token_counter(usage: Any, *, provider: str, url: str, where: str = "usage") -> Callable[[str], int]:
+    """A reader of ``usage``'s token counts: each must be a whole number from 0 to ``MAX_TOKENS``.
+
+    Every provider reads its usage through this, so a count of ``"abc"``, ``-100000000``,
+    ``1e400`` or ``true`` is a provider error naming the provider and the field, never a crash
+    in pricing nor a negative cost that lets a budget gate hold. A missing count is 0.
+    """
+    fields = as_mapping(usage)
+
+    def count(name: str) -> int:
+        value = fields.get(name)
+        if value is None:
+            return 0
+        whole = isinstance(value, float) and math.isfinite(value) and value.is_integer()
+        if isinstance(value, bool) or not (isinstance(value, int) or whole) or not 0 <= value <= MAX_TOKENS:
+            raise ProviderResponseError(
+                f"{provider}: {url} answered with `{where}.{name}` = {short(repr(value), 60)}; "
+                f"expected a whole number of tokens from 0 to {MAX_TOKENS:,}",
+                provider=provider,
+                url=url,
+            )
+        return int(value)
+
+    return count
 
 
 def as_mapping(value: Any) -> Mapping[str, Any]:

@@ -18,7 +18,7 @@ from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import extra_headers, extra_query, merged_params, read_api_key, require_model
-from .http import as_mapping, exchange_latency, json_body, malformed, parse_structured, post
+from .http import as_mapping, exchange_latency, json_body, malformed, parse_structured, post, token_counter
 from .sse import first_token_ms
 
 __all__ = [
@@ -117,10 +117,9 @@ class OllamaProvider:
         return read_recorded(body)
 
 
-def _usage(body: Mapping[str, Any]) -> Usage:
-    return Usage(
-        input_tokens=int(body.get("prompt_eval_count") or 0), output_tokens=int(body.get("eval_count") or 0)
-    )
+def _usage(body: Mapping[str, Any], provider: str, url: str) -> Usage:
+    count = token_counter(body, provider=provider, url=url, where="body")
+    return Usage(input_tokens=count("prompt_eval_count"), output_tokens=count("eval_count"))
 
 
 def _tool_calls(message: Mapping[str, Any]) -> tuple[ToolCall, ...]:
@@ -166,7 +165,7 @@ def parse_chat(
         text=text,
         provider=provider,
         model=str(body.get("model") or model),
-        usage=_usage(body),
+        usage=_usage(body, provider, url),
         finish_reason=_finish(body, calls),
         latency_ms=latency_ms,
         replayed=replayed,
@@ -238,7 +237,7 @@ def parse_chat_stream(
         text=text,
         provider=provider,
         model=answered_model,
-        usage=_usage(final),
+        usage=_usage(final, provider, url),
         finish_reason=_finish(final, tuple(calls)),
         latency_ms=latency_ms,
         ttft_ms=first_token_ms(response, first_content),

@@ -16,7 +16,16 @@ from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import extra_headers, extra_query, merged_params, read_api_key, require_model
-from .http import as_mapping, exchange_latency, json_body, malformed, parse_arguments, parse_structured, post
+from .http import (
+    as_mapping,
+    exchange_latency,
+    json_body,
+    malformed,
+    parse_arguments,
+    parse_structured,
+    post,
+    token_counter,
+)
 from .sse import ToolCallParts, iter_sse, streamed_response
 
 __all__ = [
@@ -166,20 +175,20 @@ def embed(
         text="",
         provider=provider.id,
         model=str(body.get("model") or model),
-        usage=Usage(input_tokens=int(usage.get("prompt_tokens") or 0)),
+        usage=Usage(input_tokens=token_counter(usage, provider=provider.id, url=url)("prompt_tokens")),
         latency_ms=latency_ms,
         replayed=replayed,
     )
 
 
-def _usage(usage: Any) -> Usage:
-    usage = as_mapping(usage)
-    details = usage.get("prompt_tokens_details")
-    details = as_mapping(details)
+def _usage(usage: Any, provider: str, url: str) -> Usage:
+    count = token_counter(usage, provider=provider, url=url)
+    details = as_mapping(usage).get("prompt_tokens_details")
+    cached = token_counter(details, provider=provider, url=url, where="usage.prompt_tokens_details")
     return Usage(
-        input_tokens=int(usage.get("prompt_tokens") or 0),
-        output_tokens=int(usage.get("completion_tokens") or 0),
-        cached_tokens=int(details.get("cached_tokens") or 0),
+        input_tokens=count("prompt_tokens"),
+        output_tokens=count("completion_tokens"),
+        cached_tokens=cached("cached_tokens"),
     )
 
 
@@ -207,7 +216,7 @@ def parse_chat_completion(
         text=text,
         provider=provider,
         model=str(body.get("model") or model),
-        usage=_usage(body.get("usage")),
+        usage=_usage(body.get("usage"), provider, url),
         finish_reason=choices[0].get("finish_reason"),
         latency_ms=latency_ms,
         replayed=replayed,
@@ -296,7 +305,7 @@ def parse_chat_stream(
         url=url,
         model=answered_model,
         parts=parts,
-        usage=_usage(usage),
+        usage=_usage(usage, provider, url),
         finish_reason=finish_reason,
         first_content=first_content,
         ended=done or finish_reason is not None,
