@@ -90,9 +90,7 @@ class ResultCollector:
             elif name == JUDGE_CHECK_PROPERTY and isinstance(value, dict):
                 check = JudgeCheckResult.from_dict(value)
                 # A judge check pytest ran again counts once: its last attempt.
-                self.state.judge_checks[:] = [
-                    c for c in self.state.judge_checks if c.nodeid != check.nodeid
-                ]
+                self.state.judge_checks[:] = [c for c in self.state.judge_checks if c.nodeid != check.nodeid]
                 self.state.judge_checks.append(check)
 
     def _add(self, result: CaseResult) -> None:
@@ -131,6 +129,9 @@ class ResultCollector:
         self.written, self.write_problems = write_reports(
             self.evaluation, self.settings, prompt_diffs=diffs, run=run
         )
+        if self.write_problems and session.exitstatus == pytest.ExitCode.OK:
+            # A report CI was told to read and that is missing must not pass unnoticed.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.evaluation is None:
@@ -143,4 +144,6 @@ class ResultCollector:
         for line in self.written:
             terminalreporter.write_line(f"llmops: {line}")
         for problem in self.write_problems:
-            terminalreporter.write_line(f"llmops: could not write {problem}", red=True, bold=True)
+            terminalreporter.write_line(
+                f"llmops: could not write {problem}; the run fails until it can", red=True, bold=True
+            )

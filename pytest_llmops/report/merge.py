@@ -136,7 +136,7 @@ def run_merge(paths: Sequence[Path], settings: Settings, *, output: Path | None 
         print(f"llmops: could not write {problem}", file=sys.stderr)
     if merged.tests_exit_status not in (0, NO_CASES):
         return merged.tests_exit_status  # a run that already fails keeps its status
-    return 1 if evaluation.breached else 0
+    return 1 if evaluation.breached or problems else 0
 
 
 def _expand(patterns: Sequence[str]) -> list[Path]:
