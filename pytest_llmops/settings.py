@@ -23,6 +23,7 @@ from typing import Any, Literal
 from .errors import LlmopsError
 
 __all__ = [
+    "MAX_RUNS",
     "SETTINGS",
     "Setting",
     "SettingError",
@@ -55,6 +56,10 @@ Kind = Literal[
     "hosts",
     "names",
 ]
+
+#: The most runs of one case (``llmops_repeat``, ``--llmops-repeat``, a suite's ``repeat:``) and the
+#: most calls in flight: more would run for days or exhaust memory, never measure anything better.
+MAX_RUNS = 1000
 
 #: What each kind of value looks like, for help texts, usage errors and the docs.
 FORMS: dict[str, str] = {
@@ -453,8 +458,12 @@ def _number(setting: Setting, raw: str, bad: Callable[[str], SettingError]) -> f
     elif setting.kind == "score" and value > 1:
         raise bad(" (at most 1)")
     elif setting.kind in ("count", "runs"):
-        if value != int(value) or (setting.kind == "runs" and value < 1):
-            raise bad("")
+        if value != int(value) or (setting.kind == "runs" and not 1 <= value <= MAX_RUNS):
+            raise bad(
+                f" and at most {MAX_RUNS:,} (got {raw})"
+                if setting.kind == "runs" and value > MAX_RUNS
+                else ""
+            )
         return int(value)
     elif setting.kind == "positive-seconds" and value == 0:
         raise bad(" (more than 0)")

@@ -627,7 +627,7 @@ def test_nasty_yaml_is_a_clean_collection_error(pytester: pytest.Pytester) -> No
 #: Each --llmops-* option with a value that makes no sense. Every option must be listed.
 BAD_OPTIONS = {
     "--llmops-record-mode": ["sometimes"],
-    "--llmops-repeat": ["0", "many"],
+    "--llmops-repeat": ["0", "many", "1000000000"],
     "--llmops-concurrency": ["0", "lots"],
     "--llmops-report": [""],
     "--llmops-markdown": [""],

@@ -39,6 +39,7 @@ from ..recording.modes import RecordMode
 from ..recording.redaction import redact_result
 from ..report.terminal import format_case_failure
 from ..results import AssertionResult, CaseResult, LLMResponse, Message, Outcome, Usage
+from ..settings import MAX_RUNS
 from ..spec.schema import AssertionSpec, ProviderSpec, parse_reduce
 from .state import RESULT_PROPERTY
 
@@ -334,8 +335,11 @@ def marker_options(node: pytest.Item) -> dict[str, Any]:
         raise pytest.UsageError(
             f"{node.nodeid}: record_mode={mode!r}: choose none, once, new_episodes or all"
         )
-    if options.get("repeat") is not None and not (
-        isinstance(options["repeat"], int) and options["repeat"] >= 1
+    repeat = options.get("repeat")
+    if repeat is not None and not (
+        isinstance(repeat, int) and not isinstance(repeat, bool) and 1 <= repeat <= MAX_RUNS
     ):
-        raise pytest.UsageError(f"{node.nodeid}: repeat={options['repeat']!r}: expected a whole number >= 1")
+        raise pytest.UsageError(
+            f"{node.nodeid}: repeat={repeat!r}: expected a whole number from 1 to {MAX_RUNS:,}"
+        )
     return options

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from ..settings import MAX_RUNS
+
 __all__ = [
     "ENV_REFERENCE",
     "AssertionSpec",
@@ -268,7 +270,7 @@ class DefaultsSpec(_Model):
     threshold: float | None = Field(None, ge=0, le=1)
     tags: Tags = Field(default_factory=list)
     #: Run each case this many times (non-deterministic output), reduced with `reduce`.
-    repeat: int | None = Field(None, ge=1, le=1000)
+    repeat: int | None = Field(None, ge=1, le=MAX_RUNS)
     reduce: Reduce = None
 
 
@@ -284,7 +286,7 @@ class CaseSpec(_Model):
     category: str | None = None
     prompt: str | None = None
     threshold: float | None = Field(None, ge=0, le=1)
-    repeat: int | None = Field(None, ge=1, le=1000)
+    repeat: int | None = Field(None, ge=1, le=MAX_RUNS)
     reduce: Reduce = None
     skip: bool | str = False
     xfail: bool | str = False
