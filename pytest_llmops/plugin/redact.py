@@ -60,6 +60,6 @@ def redact_report(report: pytest.TestReport | pytest.CollectReport, redactor: Re
     if report.longrepr is not None:
         report.longrepr = _walk(report.longrepr, redactor, seen)
     report.sections = [(title, redactor.text(text)) for title, text in report.sections]
-    properties = getattr(report, "user_properties", None)
-    if properties:
+    if isinstance(report, pytest.TestReport) and report.user_properties:
+        properties = report.user_properties
         report.user_properties = [(name, _walk(v, redactor, seen)) for name, v in properties]
