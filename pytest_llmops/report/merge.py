@@ -30,7 +30,7 @@ from ..gates.evaluation import evaluate
 from ..results import CaseResult, Outcome
 from ..review.model import CaseDiff, PromptDiff, Review
 from ..settings import Settings
-from .json import load_report, read_baseline, read_reruns
+from .json import load_report, read_baseline, read_cases, read_reruns
 from .terminal import terminal_lines
 from .write import write_reports
 
@@ -71,10 +71,7 @@ def merge_shards(paths: Sequence[Path]) -> MergedShards:
     for path in paths:
         where = display_path(path)
         data = load_report(path, where=where, hint="each shard writes one with --llmops-report=PATH")
-        try:
-            cases = [CaseResult.from_dict(case) for case in data["cases"]]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ReportError(f"{where}: a case is malformed ({type(exc).__name__}: {exc})") from None
+        cases = read_cases(data["cases"], where)
         for result in cases:
             other = seen.setdefault(result.nodeid, where)
             if other != where:
