@@ -390,6 +390,14 @@ SETTINGS: tuple[Setting, ...] = (
         option=False,
     ),
     Setting(
+        "llmops_python_anywhere",
+        "bool",
+        "Let `python` assertions load .py files outside the rootdir and sys.path (false: a suite "
+        "cannot run code from elsewhere on the machine, e.g. `../evil.py:check`).",
+        default=False,
+        option=False,
+    ),
+    Setting(
         "llmops_lock_required",
         "bool",
         "Fail when the prompt lock file is missing (false: no lock, no guard).",
@@ -592,6 +600,7 @@ class Settings:
     min_win_rate: float | None = None
     regression_alpha: float = _default("llmops_regression_alpha")
     lock_file: Path = _default("llmops_lock_file")  # noqa: RUF009 - a Path, immutable
+    python_anywhere: bool = _default("llmops_python_anywhere")
     lock_required: bool = _default("llmops_lock_required")
     update_lock: bool = _default("llmops_update_lock")
     changed_since: str | None = None

@@ -700,6 +700,7 @@ BAD_INI: dict[str, list[str] | None] = {
     "llmops_min_win_rate": ["-0.5"],
     "llmops_lock_file": None,  # a path
     "llmops_lock_required": ["maybe"],
+    "llmops_python_anywhere": ["sometimes"],
     "llmops_allowed_hosts": ["https://api.local", "a b"],
     "llmops_redact_headers": ["x api key", "x-key:"],
     "llmops_redact_query": ["sub key", "a=b"],

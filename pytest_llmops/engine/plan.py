@@ -367,6 +367,21 @@ class _Preparer:
     judge: ProviderSpec | None = None
     embedding: ProviderSpec | None = None
 
+    def _check_code_path(self, spec: AssertionSpec) -> None:
+        """A ``python`` assertion's .py file must be inside the rootdir or on sys.path (or opted in)."""
+        if spec.base_type != "python" or not isinstance(spec.value, str):
+            return
+        target = spec.value.strip().rpartition(":")[0]
+        if not (target.endswith(".py") or "/" in target or "\\" in target):
+            return  # a module name: imported from sys.path, which is the user's to set
+        path = Path(target) if Path(target).is_absolute() else self.base_dir / target
+        if not self.session.code_allowed(path):
+            raise SuiteError(
+                f"assertion 'python': {target!r} is outside the rootdir and sys.path "
+                f"({path.resolve()}); a suite runs only the project's own code. Move the file into "
+                "the project, or set `llmops_python_anywhere = true` in the ini file to allow it"
+            )
+
     def prepare(
         self,
         spec: AssertionSpec,
@@ -381,6 +396,7 @@ class _Preparer:
             if _is_templated(spec.value):
                 spec = spec.model_copy(update={"value": _render_value(spec.value, variables)})
             spec = self.session.with_judge(spec, judge=self.judge, embedding=self.embedding)
+            self._check_code_path(spec)
             return self.session.assertions.prepare(spec, base_dir=self.base_dir, line=line)
         except SuiteError as exc:
             raise SuiteError(where + exc.bare_message, path=self.path, line=line) from None

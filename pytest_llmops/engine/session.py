@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import random
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -51,6 +52,9 @@ class Session:
     providers: ProviderRegistry = field(default_factory=default_providers)
     assertions: AssertionRegistry = field(default_factory=lambda: AssertionRegistry(default_registry))
     rootdir: Path | None = None
+    #: Folders ``python`` assertions may load .py files from (the rootdir; sys.path is added when
+    #: asked); None: anywhere (ini ``llmops_python_anywhere``, and sessions built by hand).
+    code_roots: tuple[Path, ...] | None = None
     #: Retries after the first try of a call that failed in a way that may pass later.
     max_retries: int = 2
     #: Base delay of the exponential backoff, seconds; doubled per retry, capped, jittered.
@@ -172,6 +176,14 @@ class Session:
         self.secret_envs.add(spec.api_key_env, *spec.referenced_envs())
         for fallback in spec.fallback:
             self.learn_secrets(fallback)
+
+    def code_allowed(self, path: Path) -> bool:
+        """Whether a ``python`` assertion may load ``path``: inside ``code_roots`` or ``sys.path``."""
+        if self.code_roots is None:
+            return True
+        resolved = path.resolve()
+        roots = [*self.code_roots, *(Path(p) for p in sys.path if p)]
+        return any(resolved.is_relative_to(root.resolve()) for root in roots)
 
     def with_judge(
         self,

@@ -104,6 +104,7 @@ def build_session(
         providers=_providers(config),
         assertions=_assertions(config),
         rootdir=config.rootpath,
+        code_roots=None if settings.python_anywhere else (config.rootpath,),
         max_retries=settings.max_retries,
         retry_backoff=settings.retry_backoff,
         retry_max_backoff=settings.retry_max_backoff,
