@@ -147,3 +147,34 @@ def test_a_variable_named_later_counts_from_then_on(monkeypatch: pytest.MonkeyPa
     assert redactor.text("x late-secret-value-123") == "x late-secret-value-123"
     names.add("LATE_KEY")
     assert redactor.text("x late-secret-value-123") == f"x {REDACTED}"
+
+
+def test_the_fixture_s_failures_and_reports_hold_no_piece_of_the_key(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer, fake_keys: tuple[str, ...]
+) -> None:
+    # An API error that quotes the key, and a model that echoes a prefix of it.
+    llmops_server.fail(401, message=f"Incorrect API key provided: {KEY[:20]}...", match="Mallory")
+    llmops_server.reply(f"Hello {KEY[:17]}")
+    write(
+        pytester.path / "test_fx.py",
+        f"""
+        import pytest
+        from pytest_llmops.spec.schema import ProviderSpec
+
+        PROVIDER = ProviderSpec(id="openai:gpt-4o-mini", base_url="{llmops_server.base_url}", api_key_env="OPENAI_API_KEY")
+
+        @pytest.mark.llmops(provider=PROVIDER)
+        def test_rejected(llmops):
+            llmops.complete("Hello Mallory")
+
+        @pytest.mark.llmops(provider=PROVIDER)
+        def test_echo(llmops):
+            llmops.check(llmops.complete("Hello Ada"), equals="Goodbye")
+        """,
+    )
+    add_ini(pytester, "llmops_max_retries = 0")
+    result = pytester.runpytest("--llmops-record-mode=all", *ARGS)
+    result.assert_outcomes(failed=2)
+    out = result.stdout.str() + result.stderr.str()
+    assert "Incorrect API key provided: REDACTED" in out
+    assert _pieces_in(out) == [] and _pieces_in(all_text_under(pytester.path)) == []
