@@ -33,6 +33,10 @@ from pytest_llmops.settings import Settings
 
 from .helpers import case
 
+# As in test_fuzz.py (either module may run alone): thousands of examples under the fuzz profile.
+settings.register_profile(
+    "fuzz", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 QUICK = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 EXAMPLES = settings.get_profile("fuzz") if os.environ.get("HYPOTHESIS_PROFILE") == "fuzz" else QUICK
 
