@@ -24,6 +24,8 @@ from .http import (
     parse_arguments,
     parse_structured,
     post,
+    read_recorded_body,
+    stream_event_json,
     token_counter,
 )
 from .sse import ToolCallParts, iter_sse, streamed_response
@@ -258,15 +260,8 @@ def parse_chat_stream(
         if event.data.strip() == "[DONE]":
             done = True
             break
-        try:
-            chunk = json.loads(event.data)
-        except ValueError:
-            raise ProviderResponseError(
-                f"{provider}: {url} sent a stream event that is not JSON: {event.data[:200]!r}",
-                provider=provider,
-                url=url,
-            ) from None
-        if not isinstance(chunk, Mapping):
+        chunk = stream_event_json(event.data, provider=provider, url=url)
+        if chunk is None:
             continue
         if isinstance(chunk.get("error"), Mapping):
             raise ProviderResponseError(
@@ -316,15 +311,11 @@ def parse_chat_stream(
 
 
 def read_recorded(body: bytes) -> LLMResponse | None:
-    """The answer in a recorded body, plain or streamed; None when it is not a chat completion.
-
-    The prompt review reads old answers from cassettes with the same parsers that replay them.
-    """
-    response = httpx.Response(200, content=body)
-    try:
-        if body.lstrip().startswith(b"{"):
-            data = json.loads(body)
-            return parse_chat_completion(data, response, provider="openai", url="(recorded)", model="")
-        return parse_chat_stream(response, provider="openai", url="(recorded)", model="")
-    except (ProviderError, ValueError):
-        return None
+    """The answer in a recorded body, plain or streamed; None when it is not a chat completion."""
+    return read_recorded_body(
+        body,
+        plain=lambda data, response: parse_chat_completion(
+            data, response, provider="openai", url="(recorded)", model=""
+        ),
+        stream=lambda response: parse_chat_stream(response, provider="openai", url="(recorded)", model=""),
+    )

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from ..errors import ProviderError, ProviderHTTPError, ProviderResponseError
+from ..errors import ProviderError, ProviderHTTPError
 from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
@@ -22,6 +22,8 @@ from .http import (
     parse_arguments,
     parse_structured,
     post,
+    read_recorded_body,
+    stream_event_json,
     token_counter,
 )
 from .openai import OpenAIProvider
@@ -195,15 +197,8 @@ def parse_response_stream(
     first_content: int | None = None
     final: Mapping[str, Any] | None = None
     for event in iter_sse(response.content):
-        try:
-            data = json.loads(event.data)
-        except ValueError:
-            raise ProviderResponseError(
-                f"{provider}: {url} sent a stream event that is not JSON: {event.data[:200]!r}",
-                provider=provider,
-                url=url,
-            ) from None
-        if not isinstance(data, Mapping):
+        data = stream_event_json(event.data, provider=provider, url=url)
+        if data is None:
             continue
         kind = data.get("type") or event.event
         if kind == "error":
@@ -248,12 +243,12 @@ def parse_response_stream(
 
 def read_recorded(body: bytes) -> LLMResponse | None:
     """The answer in a recorded Responses body, plain or streamed; None when it is not one."""
-    response = httpx.Response(200, content=body)
-    try:
-        if body.lstrip().startswith(b"{"):
-            return parse_response(
-                json.loads(body), response, provider="openai-responses", url="(recorded)", model=""
-            )
-        return parse_response_stream(response, provider="openai-responses", url="(recorded)", model="")
-    except (ProviderError, ValueError):
-        return None
+    return read_recorded_body(
+        body,
+        plain=lambda data, response: parse_response(
+            data, response, provider="openai-responses", url="(recorded)", model=""
+        ),
+        stream=lambda response: parse_response_stream(
+            response, provider="openai-responses", url="(recorded)", model=""
+        ),
+    )
