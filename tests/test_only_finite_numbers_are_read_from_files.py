@@ -58,7 +58,9 @@ def _case_json(**figures: str) -> str:
         ({"score": '"0.9"'}, "score"),
         ({"cost_usd": "-Infinity"}, "cost_usd"),
         ({"latency_ms": "true"}, "latency_ms"),
-        ({"usage": '{"input": -5, "output": 1}'}, "usage.input"),
+        ({"tokens": '{"input": -5, "output": 1}'}, "tokens.input"),
+        ({"judge_cost_usd": "1" + "0" * 400}, "judge_cost_usd"),
+        ({"assertions": "7"}, "assertions"),
         (
             {"assertions": '[{"type": "contains", "passed": true, "score": NaN, "reason": ""}]'},
             "assertions[0].score",

@@ -222,7 +222,12 @@ _FIGURES = ("score", "threshold", "cost_usd", "latency_ms", "ttft_ms", "judge_co
 
 
 def _finite(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int past float's range (a 400-digit number)
+        return False
 
 
 def _figures_problem(entry: Any) -> str | None:
@@ -233,12 +238,19 @@ def _figures_problem(entry: Any) -> str | None:
         value = entry.get(name)
         if value is not None and not _finite(value):
             return f"`{name}` is {_short(repr(value), 40)}; expected a finite number or null"
-    usage = entry.get("usage")
-    for name, value in usage.items() if isinstance(usage, Mapping) else ():
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            return f"`usage.{name}` is {_short(repr(value), 40)}; expected a whole number >= 0"
+    for field in ("assertions", "runs", "tags", "messages"):
+        if not isinstance(entry.get(field) or [], list):
+            return f"`{field}` is {_short(repr(entry[field]), 40)}; expected a list"
+    for field in ("tokens", "judge_tokens"):
+        usage = entry.get(field) or {}
+        if not isinstance(usage, Mapping):
+            return f"`{field}` is {_short(repr(usage), 40)}; expected an object of token counts"
+        for name, value in usage.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 10**15:
+                return f"`{field}.{name}` is {_short(repr(value), 40)}; expected a whole number >= 0"
     for position, item in enumerate(entry.get("assertions") or ()):
-        item = item if isinstance(item, Mapping) else {}
+        if not isinstance(item, Mapping):
+            return f"`assertions[{position}]` is {_short(repr(item), 40)}; expected an object"
         for name, value in (("score", item.get("score")), ("weight", item.get("weight", 1.0))):
             if not _finite(value):
                 shown = _short(repr(value), 40)
