@@ -149,6 +149,7 @@ def reports(draw: st.DrawFn) -> str:
 @example(text=json.dumps({"schema_version": SCHEMA_VERSION, "cases": [{**REAL, "judge_cost_usd": 10**400}]}))
 @example(text=json.dumps({"schema_version": SCHEMA_VERSION, "cases": [{**REAL, "assertions": 10**400}]}))
 @example(text=json.dumps({"schema_version": SCHEMA_VERSION, "cases": [{**REAL, "tokens": {"input": "x"}}]}))
+@example(text=json.dumps({"schema_version": SCHEMA_VERSION, "cases": [{**REAL, "id": None, "prompt": []}]}))
 def test_any_baseline_is_read_or_one_clean_error_and_a_read_one_serves_every_report(text: str) -> None:
     with _tmp_file("baseline.json", text) as path:
         try:

@@ -221,6 +221,25 @@ def _short(text: str, limit: int) -> str:
 _FIGURES = ("score", "threshold", "cost_usd", "latency_ms", "ttft_ms", "judge_cost_usd")
 
 
+#: The texts of a case entry: each is None or a string (a list there broke the gates).
+_TEXTS = (
+    "id",
+    "suite",
+    "case",
+    "location",
+    "variant",
+    "prompt",
+    "prompt_version",
+    "provider",
+    "model",
+    "answered_by",
+    "output",
+    "error",
+    "reduce",
+    "price_source",
+)
+
+
 def _finite(value: Any) -> bool:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return False
@@ -238,9 +257,15 @@ def _figures_problem(entry: Any) -> str | None:
         value = entry.get(name)
         if value is not None and not _finite(value):
             return f"`{name}` is {_short(repr(value), 40)}; expected a finite number or null"
+    for field in _TEXTS:
+        value = entry.get(field)
+        if value is not None and not isinstance(value, str):
+            return f"`{field}` is {_short(repr(value), 40)}; expected text"
     for field in ("assertions", "runs", "tags", "messages"):
         if not isinstance(entry.get(field) or [], list):
             return f"`{field}` is {_short(repr(entry[field]), 40)}; expected a list"
+    if not all(isinstance(tag, str) for tag in entry.get("tags") or ()):
+        return f"`tags` is {_short(repr(entry['tags']), 40)}; expected a list of texts"
     for field in ("tokens", "judge_tokens"):
         usage = entry.get(field) or {}
         if not isinstance(usage, Mapping):
