@@ -249,10 +249,7 @@ def read_recorded(body: bytes) -> LLMResponse | None:
     """The answer in a recorded Messages body, plain or streamed; None when it is not one."""
     return read_recorded_body(
         body,
-        plain=lambda data, response: parse_message(
-            data, response, provider="anthropic", url="(recorded)", model=""
-        ),
-        stream=lambda response: parse_message_stream(
-            response, provider="anthropic", url="(recorded)", model=""
-        ),
+        "anthropic",
+        plain=parse_message,
+        stream=parse_message_stream,
     )

@@ -318,10 +318,7 @@ def read_recorded(body: bytes) -> LLMResponse | None:
     """The answer in a recorded Converse body, plain or streamed; None when it is not one."""
     return read_recorded_body(
         body,
-        plain=lambda data, response: parse_converse(
-            data, response, provider="bedrock", url="(recorded)", model=""
-        ),
-        stream=lambda response: parse_converse_stream(
-            response, provider="bedrock", url="(recorded)", model=""
-        ),
+        "bedrock",
+        plain=parse_converse,
+        stream=parse_converse_stream,
     )

@@ -370,10 +370,7 @@ def read_recorded(body: bytes) -> LLMResponse | None:
     """The answer in a recorded Gemini body, plain or streamed; None when it is not one."""
     return read_recorded_body(
         body,
-        plain=lambda data, response: parse_generate_content(
-            data, response, provider="google", url="(recorded)", model=""
-        ),
-        stream=lambda response: parse_generate_stream(
-            response, provider="google", url="(recorded)", model=""
-        ),
+        "google",
+        plain=parse_generate_content,
+        stream=parse_generate_stream,
     )

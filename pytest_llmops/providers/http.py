@@ -252,18 +252,21 @@ def stream_event_json(
 
 def read_recorded_body(
     body: bytes,
+    provider: str,
     *,
-    plain: Callable[[Any, httpx.Response], LLMResponse],
-    stream: Callable[[httpx.Response], LLMResponse],
+    plain: Callable[..., LLMResponse],
+    stream: Callable[..., LLMResponse],
     is_plain: Callable[[bytes], bool] = lambda body: body.lstrip().startswith(b"{"),
 ) -> LLMResponse | None:
-    """The answer in a recorded body, read by a provider's own parsers; None when it is not one.
+    """The answer in a recorded body, read by a provider's parsers (``plain(data, response, ...)``
+    for one JSON reply, ``stream(response, ...)`` for a stream); None when it is not one.
 
     The prompt review reads old answers from cassettes with the same parsers that replay them.
     """
     response = httpx.Response(200, content=body)
     try:
-        return plain(json.loads(body), response) if is_plain(body) else stream(response)
+        where = {"provider": provider, "url": "(recorded)", "model": ""}
+        return plain(json.loads(body), response, **where) if is_plain(body) else stream(response, **where)
     except (ProviderError, ValueError):
         return None
 

@@ -254,9 +254,8 @@ def read_recorded(body: bytes) -> LLMResponse | None:
     """The answer in a recorded ``/api/chat`` body, one reply or a stream; None when not one."""
     return read_recorded_body(
         body,
-        plain=lambda data, response: parse_chat(
-            data, response, provider="ollama", url="(recorded)", model=""
-        ),
-        stream=lambda response: parse_chat_stream(response, provider="ollama", url="(recorded)", model=""),
+        "ollama",
+        plain=parse_chat,
+        stream=parse_chat_stream,
         is_plain=lambda body: len(body.strip().splitlines()) == 1,
     )

@@ -314,8 +314,7 @@ def read_recorded(body: bytes) -> LLMResponse | None:
     """The answer in a recorded body, plain or streamed; None when it is not a chat completion."""
     return read_recorded_body(
         body,
-        plain=lambda data, response: parse_chat_completion(
-            data, response, provider="openai", url="(recorded)", model=""
-        ),
-        stream=lambda response: parse_chat_stream(response, provider="openai", url="(recorded)", model=""),
+        "openai",
+        plain=parse_chat_completion,
+        stream=parse_chat_stream,
     )

@@ -245,10 +245,7 @@ def read_recorded(body: bytes) -> LLMResponse | None:
     """The answer in a recorded Responses body, plain or streamed; None when it is not one."""
     return read_recorded_body(
         body,
-        plain=lambda data, response: parse_response(
-            data, response, provider="openai-responses", url="(recorded)", model=""
-        ),
-        stream=lambda response: parse_response_stream(
-            response, provider="openai-responses", url="(recorded)", model=""
-        ),
+        "openai-responses",
+        plain=parse_response,
+        stream=parse_response_stream,
     )
