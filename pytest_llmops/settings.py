@@ -23,6 +23,7 @@ from typing import Any, Literal
 from .errors import LlmopsError
 
 __all__ = [
+    "MAX_RUNS",
     "SETTINGS",
     "Setting",
     "SettingError",
@@ -55,6 +56,10 @@ Kind = Literal[
     "hosts",
     "names",
 ]
+
+#: The most runs of one case (``llmops_repeat``, ``--llmops-repeat``, a suite's ``repeat:``) and the
+#: most calls in flight: more would run for days or exhaust memory, never measure anything better.
+MAX_RUNS = 1000
 
 #: What each kind of value looks like, for help texts, usage errors and the docs.
 FORMS: dict[str, str] = {
@@ -385,6 +390,14 @@ SETTINGS: tuple[Setting, ...] = (
         option=False,
     ),
     Setting(
+        "llmops_python_anywhere",
+        "bool",
+        "Let `python` assertions load .py files outside the rootdir and sys.path (false: a suite "
+        "cannot run code from elsewhere on the machine, e.g. `../evil.py:check`).",
+        default=False,
+        option=False,
+    ),
+    Setting(
         "llmops_lock_required",
         "bool",
         "Fail when the prompt lock file is missing (false: no lock, no guard).",
@@ -453,8 +466,12 @@ def _number(setting: Setting, raw: str, bad: Callable[[str], SettingError]) -> f
     elif setting.kind == "score" and value > 1:
         raise bad(" (at most 1)")
     elif setting.kind in ("count", "runs"):
-        if value != int(value) or (setting.kind == "runs" and value < 1):
-            raise bad("")
+        if value != int(value) or (setting.kind == "runs" and not 1 <= value <= MAX_RUNS):
+            raise bad(
+                f" and at most {MAX_RUNS:,} (got {raw})"
+                if setting.kind == "runs" and value > MAX_RUNS
+                else ""
+            )
         return int(value)
     elif setting.kind == "positive-seconds" and value == 0:
         raise bad(" (more than 0)")
@@ -583,6 +600,7 @@ class Settings:
     min_win_rate: float | None = None
     regression_alpha: float = _default("llmops_regression_alpha")
     lock_file: Path = _default("llmops_lock_file")  # noqa: RUF009 - a Path, immutable
+    python_anywhere: bool = _default("llmops_python_anywhere")
     lock_required: bool = _default("llmops_lock_required")
     update_lock: bool = _default("llmops_update_lock")
     changed_since: str | None = None

@@ -627,7 +627,7 @@ def test_nasty_yaml_is_a_clean_collection_error(pytester: pytest.Pytester) -> No
 #: Each --llmops-* option with a value that makes no sense. Every option must be listed.
 BAD_OPTIONS = {
     "--llmops-record-mode": ["sometimes"],
-    "--llmops-repeat": ["0", "many"],
+    "--llmops-repeat": ["0", "many", "1000000000"],
     "--llmops-concurrency": ["0", "lots"],
     "--llmops-report": [""],
     "--llmops-markdown": [""],
@@ -700,6 +700,7 @@ BAD_INI: dict[str, list[str] | None] = {
     "llmops_min_win_rate": ["-0.5"],
     "llmops_lock_file": None,  # a path
     "llmops_lock_required": ["maybe"],
+    "llmops_python_anywhere": ["sometimes"],
     "llmops_allowed_hosts": ["https://api.local", "a b"],
     "llmops_redact_headers": ["x api key", "x-key:"],
     "llmops_redact_query": ["sub key", "a=b"],

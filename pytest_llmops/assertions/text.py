@@ -29,6 +29,7 @@ from .config import (
     whole_number,
 )
 from .json_output import equals_json
+from .patterns import RegexTooSlow, UserPattern
 from .reasons import around, num, quote, quote_tail
 from .registry import AssertionContext, Check
 
@@ -174,9 +175,11 @@ def _regex(spec: AssertionSpec, *, base_dir: Path) -> Check:
             spec, f"`value` must be a regular expression string, e.g. value: '^Order #\\d+'; got {what}"
         )
     try:
-        pattern = re.compile(value)
+        pattern = UserPattern(value)  # searched with a time limit (``patterns``)
     except re.error as exc:
         raise config_error(spec, f"invalid regular expression {value!r}: {exc}") from None
+    except RegexTooSlow as exc:
+        raise config_error(spec, f"regular expression {value!r}: {exc}") from None
 
     def check(ctx: AssertionContext) -> Grade:
         match = pattern.search(ctx.output)

@@ -116,6 +116,9 @@ def call_with_fallbacks(channel: Channel, spec: ProviderSpec, rendered: Rendered
                     tries = f" (after {attempt + 1} tries)" if attempt else ""
                     errors.append(f"{exc}{tries}")
                 break
+            except BaseException:  # anything else: nothing half-recorded either, then it is the case's
+                channel.cassette.discard()
+                raise
         if time.monotonic() >= deadline:
             break
     if len(errors) == 1:

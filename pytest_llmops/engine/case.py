@@ -30,7 +30,7 @@ from ..spec.schema import ProviderSpec
 from .calls import CallFailed, CallOutcome, CaseJudge, Channel, call_with_fallbacks
 from .plan import CasePlan
 from .repeats import reduce_runs
-from .scoring import CaseIdentity, error_result, scored_result
+from .scoring import CaseIdentity, error_result, scored_result, unexpected_error
 from .session import Session
 
 __all__ = ["CaseRun", "grading_context", "identity_of", "render_case", "run_plan"]
@@ -255,12 +255,25 @@ def _pairwise(
 
 
 def run_plan(plan: CasePlan, session: Session, *, nodeid: str) -> CaseResult:
-    """Run one YAML case end to end, every repeat, and reduce the runs to one result."""
+    """Run one YAML case end to end, every repeat, and reduce the runs to one result.
+
+    Whatever goes wrong (a provider, a cassette, a template, a bug in scoring or pricing), the
+    case ends with a result, an ``error`` one if need be: a case never vanishes from the reports.
+    """
     who = identity_of(plan, session, nodeid)
+    try:
+        return _run_plan(plan, session, who, nodeid)
+    except Exception as exc:  # nothing below expected it: the case errs, and says where
+        return error_result(who, unexpected_error("running the case", exc))
+
+
+def _run_plan(plan: CasePlan, session: Session, who: CaseIdentity, nodeid: str) -> CaseResult:
     try:
         rendered = render_case(plan)
     except PromptRenderError as exc:
         return error_result(who, str(exc))
+    except Exception as exc:
+        return error_result(who, unexpected_error("rendering the prompt", exc))
     try:
         run = CaseRun(session, source=plan.suite_path, item_name=plan.name, nodeid=nodeid)
     except CassetteError as exc:
@@ -277,40 +290,51 @@ def run_plan(plan: CasePlan, session: Session, *, nodeid: str) -> CaseResult:
                     error_result(who, str(exc), retries=exc.retries, budget_exhausted=exc.budget_exhausted)
                 )
                 continue
-            judge = run.new_judge()
-            response = outcome.response
-            context = grading_context(
-                response,
-                vars=plan.vars,
-                expected=plan.expected,
-                prompt=rendered,
-                case_id=f"{plan.suite_path.name}::{plan.case}",
-                judge=judge,
-                transform=plan.transform,
-                params=merged_params(rendered, plan.provider),
-            )
-            graded = run.grade_in(context, plan.assertions)
-            if plan.pairwise is not None and plan.against is not None:
-                graded = (*graded, _pairwise(plan, plan.against, judge, response.text, rendered))
-            answered_by = outcome.answered_by if outcome.answered_by != plan.provider.display else None
-            results.append(
-                scored_result(
-                    who,
-                    response,
-                    graded,
-                    messages=rendered.messages,
-                    judge_usage=judge.usage,
-                    judge_cost_usd=judge.cost_usd,
-                    answered_by=answered_by,
-                    retries=outcome.retries + judge.retries,
-                    scoring=plan.scoring,
-                    variables=plan.vars,
-                    transformed=_seen(context) if plan.transform is not None else None,
-                )
-            )
+            except Exception as exc:  # e.g. a price table that cannot price this usage
+                results.append(error_result(who, unexpected_error("calling the provider", exc)))
+                continue
+            try:
+                results.append(_graded(plan, run, who, outcome, rendered))
+            except Exception as exc:  # the run errs; the other runs and the cassette are kept
+                results.append(error_result(who, unexpected_error("grading the answer", exc)))
     try:
         # What was recorded is kept even if a later run failed: the next run replays it.
         run.save()
     except CassetteError as exc:  # e.g. an unwritable folder: the case errs, and is reported
         return error_result(who, str(exc))
     return reduce_runs(results, plan.reduce, plan.threshold)
+
+
+def _graded(
+    plan: CasePlan, run: CaseRun, who: CaseIdentity, outcome: CallOutcome, rendered: RenderedPrompt
+) -> CaseResult:
+    """One run's answer, graded and scored."""
+    judge = run.new_judge()
+    response = outcome.response
+    context = grading_context(
+        response,
+        vars=plan.vars,
+        expected=plan.expected,
+        prompt=rendered,
+        case_id=f"{plan.suite_path.name}::{plan.case}",
+        judge=judge,
+        transform=plan.transform,
+        params=merged_params(rendered, plan.provider),
+    )
+    graded = run.grade_in(context, plan.assertions)
+    if plan.pairwise is not None and plan.against is not None:
+        graded = (*graded, _pairwise(plan, plan.against, judge, response.text, rendered))
+    answered_by = outcome.answered_by if outcome.answered_by != plan.provider.display else None
+    return scored_result(
+        who,
+        response,
+        graded,
+        messages=rendered.messages,
+        judge_usage=judge.usage,
+        judge_cost_usd=judge.cost_usd,
+        answered_by=answered_by,
+        scoring=plan.scoring,
+        variables=plan.vars,
+        transformed=_seen(context) if plan.transform is not None else None,
+        retries=outcome.retries + judge.retries,
+    )

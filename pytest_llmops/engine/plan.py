@@ -521,6 +521,7 @@ def _pairwise(
 
 def _check_provider(spec: ProviderSpec, session: Session, path: Path, line: int | None) -> None:
     """Build the provider once at collection, so bad settings are collection errors."""
+    session.learn_secrets(spec)  # its key is redacted from the first line a run prints
     providers = session.providers
     if spec.kind not in providers:
         raise SuiteError(
@@ -589,6 +590,31 @@ class _Preparer:
             found.extend(self.files_of(list(spec.assert_ or ()), variables))
         return found
 
+    def _check_code_path(self, spec: AssertionSpec) -> None:
+        """A ``python`` assertion's .py file must be inside the rootdir or on sys.path (or opted in)."""
+        for child in spec.assert_ or ():  # assert-set: its members run the same code
+            self._check_code_path(child)
+        if spec.base_type != "python" or not isinstance(spec.value, str):
+            return
+        text = spec.value.strip()
+        is_file = text.startswith("file://")
+        text = text.removeprefix("file://")
+        target, colon, name = text.rpartition(":")
+        named = bool(colon) and name.isidentifier()
+        if not (is_file or named or text.endswith(".py")):
+            return  # an inline expression: no code is loaded
+        if not named:
+            target = text  # `file://checks.py` or `checks.py`: the file's default function
+        if not (target.endswith(".py") or "/" in target or "\\" in target):
+            return  # a module name: imported from sys.path, which is the user's to set
+        path = Path(target) if Path(target).is_absolute() else self.base_dir / target
+        if not self.session.code_allowed(path):
+            raise SuiteError(
+                f"assertion 'python': {target!r} is outside the rootdir and sys.path "
+                f"({path.resolve()}); a suite runs only the project's own code. Move the file into "
+                "the project, or set `llmops_python_anywhere = true` in the ini file to allow it"
+            )
+
     def prepare(
         self,
         spec: AssertionSpec,
@@ -604,6 +630,7 @@ class _Preparer:
         try:
             spec = self._resolved(spec, variables)
             spec = self.session.with_judge(spec, judge=self.judge, embedding=self.embedding)
+            self._check_code_path(spec)
             return self.session.assertions.prepare(spec, base_dir=self.base_dir, line=line)
         except SuiteError as exc:
             raise SuiteError(where + exc.bare_message, path=path, line=line) from None

@@ -21,6 +21,7 @@ it, never when the plugin loads.
 
 from __future__ import annotations
 
+import math
 import re
 import threading
 from collections.abc import Mapping
@@ -301,10 +302,23 @@ def parse_price(entry: Any, what: str, path: Path | None = None, line: int | Non
     unknown = set(entry) - set(_PRICE_KEYS)
     if unknown:
         raise SuiteError(f"{what}: unknown key(s) {sorted(unknown)}", path=path, line=line)
-    try:
-        values = {k: float(v) for k, v in entry.items() if v is not None}
-    except (TypeError, ValueError):
-        raise SuiteError(f"{what}: prices must be numbers", path=path, line=line) from None
+    values: dict[str, float] = {}
+    for key, raw in entry.items():
+        if raw is None:
+            continue
+        try:
+            if isinstance(raw, bool):
+                raise TypeError
+            values[key] = float(raw)
+        except (TypeError, ValueError, OverflowError):
+            raise SuiteError(f"{what}: prices must be numbers", path=path, line=line) from None
+        if not math.isfinite(values[key]):
+            # NaN would price every case at NaN; infinity would break every cost gate.
+            raise SuiteError(
+                f"{what}: `{key}` is {raw!r}; a price must be a finite number of USD per million tokens",
+                path=path,
+                line=line,
+            )
     if any(v < 0 for v in values.values()):
         raise SuiteError(f"{what}: prices cannot be negative", path=path, line=line)
     return Price(values["input"], values["output"], values.get("cached_input"), values.get("cache_write"))

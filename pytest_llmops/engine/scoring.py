@@ -7,8 +7,10 @@ when a judge whose reply could not be read gates the case (never a silent pass o
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from ..assertions.case_scoring import CaseScorer
@@ -23,6 +25,7 @@ __all__ = [
     "error_result",
     "scored_by",
     "scored_result",
+    "unexpected_error",
 ]
 
 
@@ -104,6 +107,17 @@ class CaseIdentity:
             location=self.location,
             **fields,
         )
+
+
+def unexpected_error(doing: str, exc: BaseException) -> str:
+    """The ``error`` of a case that met an exception nothing expected: what, and where it was raised."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = (
+        f" (raised at {Path(frames[-1].filename).name}:{frames[-1].lineno} in {frames[-1].name})"
+        if frames
+        else ""
+    )
+    return f"{doing} failed: {type(exc).__name__}: {exc}{where}"
 
 
 def error_result(

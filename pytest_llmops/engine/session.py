@@ -7,8 +7,8 @@ engine builds one by hand. Cases (``CaseRun``) borrow from it; nothing here know
 from __future__ import annotations
 
 import contextlib
-import os
 import random
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -22,6 +22,7 @@ from ..providers import Provider, ProviderRegistry, default_providers
 from ..recording.cassette import cassette_path
 from ..recording.interception import OwnedHTTPTransport
 from ..recording.modes import RecordMode
+from ..recording.redaction import SECRET_ENVS, SecretEnvs
 from ..recording.scrub import Redaction, Scrubber
 from ..results import LLMResponse
 from ..spec.schema import AssertionSpec, ProviderSpec
@@ -31,23 +32,8 @@ __all__ = ["DEFAULT_SECRET_ENVS", "Session", "provider_price"]
 
 #: Types that call a model of their own kind, never the suite's judge (they default themselves).
 _OWN_MODEL_TYPES = frozenset({"moderation"})
-#: Environment variables whose values are secrets wherever they appear.
-DEFAULT_SECRET_ENVS = (
-    "OPENAI_API_KEY",
-    "ANTHROPIC_API_KEY",
-    "AZURE_OPENAI_API_KEY",
-    "AZURE_OPENAI_AD_TOKEN",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-    "GOOGLE_OAUTH_ACCESS_TOKEN",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_BEARER_TOKEN_BEDROCK",
-    "OPENROUTER_API_KEY",
-    "MISTRAL_API_KEY",
-    "LITELLM_API_KEY",
-    "OLLAMA_API_KEY",
-)
+#: Environment variables whose values are secrets wherever they appear (``recording.redaction``).
+DEFAULT_SECRET_ENVS = SECRET_ENVS
 
 
 def provider_price(spec: ProviderSpec) -> Price | None:
@@ -68,6 +54,9 @@ class Session:
     providers: ProviderRegistry = field(default_factory=default_providers)
     assertions: AssertionRegistry = field(default_factory=lambda: AssertionRegistry(default_registry))
     rootdir: Path | None = None
+    #: Folders ``python`` assertions may load .py files from (the rootdir; sys.path is added when
+    #: asked); None: anywhere (ini ``llmops_python_anywhere``, and sessions built by hand).
+    code_roots: tuple[Path, ...] | None = None
     #: Retries after the first try of a call that failed in a way that may pass later.
     max_retries: int = 2
     #: Base delay of the exponential backoff, seconds; doubled per retry, capped, jittered.
@@ -94,7 +83,9 @@ class Session:
     _instances: dict[str, Provider] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _budget_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-    _secret_envs: set[str] = field(default_factory=lambda: set(DEFAULT_SECRET_ENVS), repr=False)
+    #: The variables whose values are secrets: shared with the plugin's redaction of reports,
+    #: tracebacks and logs, so a provider's ``api_key_env`` counts there as soon as it is known.
+    secret_envs: SecretEnvs = field(default_factory=SecretEnvs, repr=False)
 
     # -- providers and the network ------------------------------------------------------------
     def provider(self, spec: ProviderSpec) -> Provider:
@@ -104,10 +95,7 @@ class Session:
             instance = self._instances.get(key)
             if instance is None:
                 instance = self._instances[key] = self.providers.create(spec)
-                if spec.api_key_env:
-                    self._secret_envs.add(spec.api_key_env)
-                # Headers and query values read from the environment are secrets too.
-                self._secret_envs.update(spec.referenced_envs())
+                self.learn_secrets(spec)
             return instance
 
     def live_transport(self) -> httpx.BaseTransport:
@@ -183,7 +171,21 @@ class Session:
     # -- what a case needs to know ------------------------------------------------------------
     def secrets(self) -> list[str]:
         """The values of every key variable the run knows of, as they are now."""
-        return [v for name in sorted(self._secret_envs) if (v := os.environ.get(name, "").strip())]
+        return self.secret_envs.values()
+
+    def learn_secrets(self, spec: ProviderSpec) -> None:
+        """The provider's key variable, and those its headers and query values read, are secrets."""
+        self.secret_envs.add(spec.api_key_env, *spec.referenced_envs())
+        for fallback in spec.fallback:
+            self.learn_secrets(fallback)
+
+    def code_allowed(self, path: Path) -> bool:
+        """Whether a ``python`` assertion may load ``path``: inside ``code_roots`` or ``sys.path``."""
+        if self.code_roots is None:
+            return True
+        resolved = path.resolve()
+        roots = [*self.code_roots, *(Path(p) for p in sys.path if p)]
+        return any(resolved.is_relative_to(root.resolve()) for root in roots)
 
     def with_judge(
         self,

@@ -39,6 +39,7 @@ from ..recording.modes import RecordMode
 from ..recording.redaction import redact_result
 from ..report.terminal import format_case_failure
 from ..results import AssertionResult, CaseResult, LLMResponse, Message, Outcome, Usage
+from ..settings import MAX_RUNS
 from ..spec.schema import AssertionSpec, ProviderSpec, parse_reduce
 from .state import RESULT_PROPERTY
 
@@ -141,8 +142,8 @@ class LlmopsFixture:
         try:
             outcome = self._run.call(spec, rendered)
         except CallFailed as exc:
-            self._record(error=str(exc), provider=spec.display)
-            raise ProviderError(str(exc)) from None
+            result = self._record(error=str(exc), provider=spec.display)
+            raise ProviderError(result.error or "") from None  # the redacted message
         response = outcome.response  # priced, and counted against the budget
         self._usage = self._usage + response.usage
         self._cost = (
@@ -197,8 +198,7 @@ class LlmopsFixture:
                 except CheckFailed:
                     assert self._runs_last is not None  # set by the failing check
                     runs.append(self._runs_last)
-            result = reduce_runs(runs, rule, threshold)
-            self._publish(result)
+            result = self._publish(reduce_runs(runs, rule, threshold))
             if result.outcome is not Outcome.PASSED:
                 raise CheckFailed(format_case_failure(result, self._location()))
             return result
@@ -291,18 +291,20 @@ class LlmopsFixture:
             judge_failures=sum(1 for a in self._assertion_results if a.unscored),
             messages=prompt.messages if prompt else (),
         )
-        self._publish(result)
-        return result
+        return self._publish(result)
 
-    def _publish(self, result: CaseResult) -> None:
-        # A key a model echoed must not reach the reports, as for a YAML case.
-        data = redact_result(result, self._session.secrets()).to_dict()
+    def _publish(self, result: CaseResult) -> CaseResult:
+        """Put the result on the test's report, redacted; returns what was published."""
+        # A key a model echoed must not reach the reports (nor a failure's text), as for a YAML case.
+        result = redact_result(result, self._session.secrets())
+        data = result.to_dict()
         if self._published is None:
             self._published = data
             self._node.user_properties.append((RESULT_PROPERTY, data))
         else:  # the dict already on user_properties is updated in place
             self._published.clear()
             self._published.update(data)
+        return result
 
     def close(self, *, test_failed: bool = False) -> None:
         """Save the cassette; a refused connection the test swallowed fails it here."""
@@ -333,8 +335,11 @@ def marker_options(node: pytest.Item) -> dict[str, Any]:
         raise pytest.UsageError(
             f"{node.nodeid}: record_mode={mode!r}: choose none, once, new_episodes or all"
         )
-    if options.get("repeat") is not None and not (
-        isinstance(options["repeat"], int) and options["repeat"] >= 1
+    repeat = options.get("repeat")
+    if repeat is not None and not (
+        isinstance(repeat, int) and not isinstance(repeat, bool) and 1 <= repeat <= MAX_RUNS
     ):
-        raise pytest.UsageError(f"{node.nodeid}: repeat={options['repeat']!r}: expected a whole number >= 1")
+        raise pytest.UsageError(
+            f"{node.nodeid}: repeat={repeat!r}: expected a whole number from 1 to {MAX_RUNS:,}"
+        )
     return options

@@ -48,6 +48,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
         state.prices = load_prices(settings)  # a bad price file stops the run before it starts
     config.stash[STATE_KEY] = state
+    from ..recording.redaction import redact_logs
+
+    # Every log record from now on (httpcore, vcr, urllib3, botocore, the app's) is redacted.
+    config.add_cleanup(redact_logs(state.secret_envs.values))
     from .results import ResultCollector  # deferred with the engine (see the module docstring)
 
     config.pluginmanager.register(ResultCollector(state), "llmops-results")
@@ -124,6 +128,22 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if report.when == "call":
         item.stash[CALL_FAILED] = report.failed
+    state = item.config.stash.get(STATE_KEY, None)
+    if state is not None:  # outermost, so every other wrapper has had its say first
+        from .redact import redact_report
+
+        redact_report(report, state.redactor)
+    return report
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Any:
+    report = yield
+    state = collector.config.stash.get(STATE_KEY, None)
+    if state is not None:
+        from .redact import redact_report
+
+        redact_report(report, state.redactor)
     return report
 
 

@@ -129,6 +129,9 @@ class ResultCollector:
         self.written, self.write_problems = write_reports(
             self.evaluation, self.settings, prompt_diffs=diffs, run=run
         )
+        if self.write_problems and session.exitstatus == pytest.ExitCode.OK:
+            # A report CI was told to read and that is missing must not pass unnoticed.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.evaluation is None:
@@ -141,4 +144,6 @@ class ResultCollector:
         for line in self.written:
             terminalreporter.write_line(f"llmops: {line}")
         for problem in self.write_problems:
-            terminalreporter.write_line(f"llmops: could not write {problem}", red=True, bold=True)
+            terminalreporter.write_line(
+                f"llmops: could not write {problem}; the run fails until it can", red=True, bold=True
+            )

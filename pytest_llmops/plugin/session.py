@@ -20,7 +20,7 @@ from ..errors import LlmopsError
 from ..providers import ProviderRegistry, default_providers
 from ..recording.modes import RecordMode
 from ..recording.network import allow_hosts
-from ..recording.redaction import redact_logs
+from ..recording.redaction import SecretEnvs
 from ..recording.scrub import Redaction
 from ..settings import Settings
 from ..spec.schema import ProviderSpec
@@ -89,8 +89,13 @@ def redaction(config: pytest.Config, settings: Settings) -> Redaction:
     return wanted
 
 
-def build_session(config: pytest.Config, settings: Settings, prices: PriceTable | None = None) -> Session:
-    """The session of this run (or of this xdist worker)."""
+def build_session(
+    config: pytest.Config,
+    settings: Settings,
+    prices: PriceTable | None = None,
+    secret_envs: SecretEnvs | None = None,
+) -> Session:
+    """The session of this run (or of this xdist worker); ``secret_envs`` is shared with the plugin."""
     session = Session(
         record_mode=RecordMode(settings.record_mode),
         cassette_dir=settings.cassette_dir,
@@ -99,6 +104,7 @@ def build_session(config: pytest.Config, settings: Settings, prices: PriceTable 
         providers=_providers(config),
         assertions=_assertions(config),
         rootdir=config.rootpath,
+        code_roots=None if settings.python_anywhere else (config.rootpath,),
         max_retries=settings.max_retries,
         retry_backoff=settings.retry_backoff,
         retry_max_backoff=settings.retry_max_backoff,
@@ -111,7 +117,7 @@ def build_session(config: pytest.Config, settings: Settings, prices: PriceTable 
         embedding=ProviderSpec(id=settings.embedding) if settings.embedding else None,
         budget_usd=worker_budget(config, settings.budget),
         redaction=redaction(config, settings),
+        secret_envs=secret_envs if secret_envs is not None else SecretEnvs(),
     )
     allow_hosts(settings.allowed_hosts)
-    config.add_cleanup(redact_logs(session.secrets))  # a key in a URL never reaches --log-file
     return session

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from ..recording.redaction import Redactor, SecretEnvs
 from ..settings import Settings
 
 if TYPE_CHECKING:
@@ -51,10 +52,17 @@ class LlmopsState:
     #: The price table, read at start-up when ``llmops_prices`` names a file (so a bad one is a
     #: usage error before anything runs); otherwise built with the session.
     prices: PriceTable | None = None
+    #: The variables whose values are secrets (the session adds each provider's ``api_key_env``).
+    secret_envs: SecretEnvs = field(default_factory=SecretEnvs)
     _session: Session | None = None
     _prompt_dirs: dict[Path, list[Prompt]] = field(default_factory=dict)
     _registries: dict[tuple[Path, ...], PromptRegistry] = field(default_factory=dict)
     _markers: set[str] = field(default_factory=set)
+
+    @property
+    def redactor(self) -> Redactor:
+        """The run's one redaction point (``recording.redaction``), for every report and log."""
+        return Redactor(self.secret_envs.values)
 
     @property
     def session(self) -> Session:
@@ -63,7 +71,7 @@ class LlmopsState:
             # Deferred: importing the engine costs more than a run without suites may pay.
             from .session import build_session
 
-            self._session = build_session(self.config, self.settings, self.prices)
+            self._session = build_session(self.config, self.settings, self.prices, self.secret_envs)
         return self._session
 
     @property
@@ -114,11 +122,9 @@ class LlmopsState:
     def run_plan(self, plan: CasePlan, nodeid: str) -> CaseResult:
         """Run one case (maybe in a prefetch thread: touches no pytest state)."""
         from ..engine.case import run_plan
-        from ..recording.redaction import redact_result
 
-        session = self.session
         # Keys a model echoed or an error quoted never reach the terminal, reports or JUnit.
-        return redact_result(run_plan(plan, session, nodeid=nodeid), session.secrets())
+        return self.redactor.result(run_plan(plan, self.session, nodeid=nodeid))
 
     def run_judge_check(self, plan: JudgeCheckPlan, nodeid: str) -> JudgeCheckResult:
         """Run one judge check; keys in the judge's reason are redacted like a case's."""

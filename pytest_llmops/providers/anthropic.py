@@ -24,6 +24,7 @@ from .http import (
     post,
     read_recorded_body,
     stream_event_json,
+    token_counter,
 )
 from .shapes import anthropic_content, anthropic_system, anthropic_tool_choice, anthropic_tools
 from .sse import ToolCallParts, iter_sse, streamed_response
@@ -136,14 +137,14 @@ class AnthropicProvider:
         return replace(answer, structured=parse_structured(answer.text, wanted))
 
 
-def _usage(usage: Any) -> Usage:
-    usage = as_mapping(usage)
-    cache_read = int(usage.get("cache_read_input_tokens") or 0)
-    cache_write = int(usage.get("cache_creation_input_tokens") or 0)
+def _usage(usage: Any, provider: str, url: str) -> Usage:
+    count = token_counter(usage, provider=provider, url=url)
+    cache_read = count("cache_read_input_tokens")
+    cache_write = count("cache_creation_input_tokens")
     # Anthropic's input_tokens leaves the cached parts out; ours counts every input token.
     return Usage(
-        input_tokens=int(usage.get("input_tokens") or 0) + cache_read + cache_write,
-        output_tokens=int(usage.get("output_tokens") or 0),
+        input_tokens=count("input_tokens") + cache_read + cache_write,
+        output_tokens=count("output_tokens"),
         cached_tokens=cache_read,
         cache_write_tokens=cache_write,
     )
@@ -186,7 +187,7 @@ def parse_message(body: Any, response: httpx.Response, *, provider: str, url: st
         text=text,
         provider=provider,
         model=str(body.get("model") or model),
-        usage=_usage(body.get("usage")),
+        usage=_usage(body.get("usage"), provider, url),
         finish_reason=body.get("stop_reason"),
         latency_ms=latency_ms,
         replayed=replayed,
@@ -250,7 +251,7 @@ def parse_message_stream(response: httpx.Response, *, provider: str, url: str, m
         url=url,
         model=answered_model,
         parts=parts,
-        usage=_usage(usage),
+        usage=_usage(usage, provider, url),
         finish_reason=stop_reason,
         first_content=first_content,
         ended=stopped,

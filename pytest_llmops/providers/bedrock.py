@@ -30,6 +30,7 @@ from .http import (
     post,
     read_recorded_body,
     stream_event_json,
+    token_counter,
 )
 from .sse import ToolCallParts, first_token_ms
 
@@ -185,14 +186,14 @@ class BedrockProvider:
         return read_recorded(body)
 
 
-def _usage(usage: Any) -> Usage:
-    usage = as_mapping(usage)
-    read = int(usage.get("cacheReadInputTokens") or 0)
-    written = int(usage.get("cacheWriteInputTokens") or 0)
+def _usage(usage: Any, provider: str, url: str) -> Usage:
+    count = token_counter(usage, provider=provider, url=url)
+    read = count("cacheReadInputTokens")
+    written = count("cacheWriteInputTokens")
     # Bedrock's inputTokens leaves the cached parts out; ours counts every input token.
     return Usage(
-        input_tokens=int(usage.get("inputTokens") or 0) + read + written,
-        output_tokens=int(usage.get("outputTokens") or 0),
+        input_tokens=count("inputTokens") + read + written,
+        output_tokens=count("outputTokens"),
         cached_tokens=read,
         cache_write_tokens=written,
     )
@@ -234,7 +235,7 @@ def parse_converse(
         text=text,
         provider=provider,
         model=model,
-        usage=_usage(body.get("usage")),
+        usage=_usage(body.get("usage"), provider, url),
         finish_reason=body.get("stopReason"),
         latency_ms=latency_ms,
         replayed=replayed,
@@ -304,7 +305,7 @@ def parse_converse_stream(response: httpx.Response, *, provider: str, url: str, 
         text="".join(parts),
         provider=provider,
         model=model,
-        usage=_usage(usage),
+        usage=_usage(usage, provider, url),
         finish_reason=stop_reason,
         latency_ms=latency_ms,
         ttft_ms=first_token_ms(response, first_content),

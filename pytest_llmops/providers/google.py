@@ -28,6 +28,7 @@ from .http import (
     post,
     read_recorded_body,
     stream_event_json,
+    token_counter,
 )
 from .sse import iter_sse, streamed_response
 
@@ -240,13 +241,13 @@ def _adc_token(provider: str) -> str | None:
     return str(credentials.token) if credentials.token else None
 
 
-def _usage(meta: Any) -> Usage:
-    meta = as_mapping(meta)
+def _usage(meta: Any, provider: str, url: str) -> Usage:
+    count = token_counter(meta, provider=provider, url=url, where="usageMetadata")
     # Thinking tokens are billed as output; tool-use prompt tokens as input.
     return Usage(
-        input_tokens=int(meta.get("promptTokenCount") or 0) + int(meta.get("toolUsePromptTokenCount") or 0),
-        output_tokens=int(meta.get("candidatesTokenCount") or 0) + int(meta.get("thoughtsTokenCount") or 0),
-        cached_tokens=int(meta.get("cachedContentTokenCount") or 0),
+        input_tokens=count("promptTokenCount") + count("toolUsePromptTokenCount"),
+        output_tokens=count("candidatesTokenCount") + count("thoughtsTokenCount"),
+        cached_tokens=count("cachedContentTokenCount"),
     )
 
 
@@ -301,7 +302,7 @@ def parse_generate_content(
         text=text,
         provider=provider,
         model=str(body.get("modelVersion") or model),
-        usage=_usage(body.get("usageMetadata")),
+        usage=_usage(body.get("usageMetadata"), provider, url),
         finish_reason=candidate.get("finishReason"),
         latency_ms=latency_ms,
         replayed=replayed,
@@ -355,7 +356,7 @@ def parse_generate_stream(
         url=url,
         model=answered_model,
         parts=parts,
-        usage=_usage(usage),
+        usage=_usage(usage, provider, url),
         finish_reason=finish,
         first_content=first_content,
         ended=finish is not None,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import email.utils
 import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
@@ -38,7 +39,12 @@ __all__ = [
     "retry_after",
     "short",
     "stream_event_json",
+    "token_counter",
 ]
+
+#: More tokens than any model reads or writes in one call (the largest windows hold a few
+#: million): a count above it is a broken reply, not a bill to pay.
+MAX_TOKENS = 100_000_000
 
 
 def exchange_latency(response: httpx.Response) -> tuple[float, bool]:
@@ -127,6 +133,7 @@ def post(
     parameters the cassette stores as ``REDACTED``; ``hint`` is added to a 401/403 message.
     """
     seconds = timeout if timeout is not None else (client.timeout.read or 60.0)
+    _check_headers(headers, provider=provider, url=url, key_env=key_env)
     if content is None:
         content = json.dumps(payload, ensure_ascii=False).encode("utf-8")
     extensions: dict[str, Any] = {DEADLINE: time.monotonic() + seconds}
@@ -157,6 +164,19 @@ def post(
             provider=provider,
             url=url,
         ) from None
+    except httpx.InvalidURL as exc:  # a typo in a base URL (`:80a`, `http://[::1/v1`)
+        raise ProviderError(
+            f"{provider}: {url!r} is not a URL that can be called ({exc}); check the provider's "
+            "`base_url` and the *_BASE_URL variables",
+            provider=provider,
+            url=url,
+        ) from None
+    except httpx.DecodingError as exc:  # e.g. `content-encoding: gzip` on a body that is not
+        raise ProviderResponseError(
+            f"{provider}: {url} answered with a body that cannot be decoded ({exc})",
+            provider=provider,
+            url=url,
+        ) from None
     if response.status_code >= 400:
         why = ""
         if response.status_code in (401, 403):
@@ -172,6 +192,21 @@ def post(
             retry_after=retry_after(response.headers),
         )
     return response
+
+
+def _check_headers(headers: Mapping[str, str], *, provider: str, url: str, key_env: str | None) -> None:
+    """Header values must be ASCII; a key pasted with a stray character says which, not what."""
+    for name, value in headers.items():
+        if not isinstance(value, str) or value.isascii():
+            continue
+        position = next(i for i, char in enumerate(value) if not char.isascii())
+        source = f" (is the key in {key_env} copied correctly?)" if key_env else ""
+        raise ProviderError(
+            f"{provider}: the `{name}` header has a non-ASCII character at position {position}, "
+            f"which HTTP headers cannot carry{source}",
+            provider=provider,
+            url=url,
+        )
 
 
 def json_body(response: httpx.Response, *, provider: str, url: str) -> Any:
@@ -260,6 +295,32 @@ def parse_structured(text: str, wanted: bool) -> Any:
         return json.loads(stripped)
     except ValueError:
         return None
+
+
+def token_counter(usage: Any, *, provider: str, url: str, where: str = "usage") -> Callable[[str], int]:
+    """A reader of ``usage``'s token counts: each must be a whole number from 0 to ``MAX_TOKENS``.
+
+    Every provider reads its usage through this, so a count of ``"abc"``, ``-100000000``,
+    ``1e400`` or ``true`` is a provider error naming the provider and the field, never a crash
+    in pricing nor a negative cost that lets a budget gate hold. A missing count is 0.
+    """
+    fields = as_mapping(usage)
+
+    def count(name: str) -> int:
+        value = fields.get(name)
+        if value is None:
+            return 0
+        whole = isinstance(value, float) and math.isfinite(value) and value.is_integer()
+        if isinstance(value, bool) or not (isinstance(value, int) or whole) or not 0 <= value <= MAX_TOKENS:
+            raise ProviderResponseError(
+                f"{provider}: {url} answered with `{where}.{name}` = {short(repr(value), 60)}; "
+                f"expected a whole number of tokens from 0 to {MAX_TOKENS:,}",
+                provider=provider,
+                url=url,
+            )
+        return int(value)
+
+    return count
 
 
 def as_mapping(value: Any) -> Mapping[str, Any]:

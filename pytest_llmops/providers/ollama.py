@@ -27,6 +27,7 @@ from .http import (
     post,
     read_recorded_body,
     stream_event_json,
+    token_counter,
 )
 from .sse import first_token_ms
 
@@ -126,10 +127,9 @@ class OllamaProvider:
         return read_recorded(body)
 
 
-def _usage(body: Mapping[str, Any]) -> Usage:
-    return Usage(
-        input_tokens=int(body.get("prompt_eval_count") or 0), output_tokens=int(body.get("eval_count") or 0)
-    )
+def _usage(body: Mapping[str, Any], provider: str, url: str) -> Usage:
+    count = token_counter(body, provider=provider, url=url, where="body")
+    return Usage(input_tokens=count("prompt_eval_count"), output_tokens=count("eval_count"))
 
 
 def _tool_calls(message: Mapping[str, Any]) -> tuple[ToolCall, ...]:
@@ -175,7 +175,7 @@ def parse_chat(
         text=text,
         provider=provider,
         model=str(body.get("model") or model),
-        usage=_usage(body),
+        usage=_usage(body, provider, url),
         finish_reason=_finish(body, calls),
         latency_ms=latency_ms,
         replayed=replayed,
@@ -240,7 +240,7 @@ def parse_chat_stream(
         text=text,
         provider=provider,
         model=answered_model,
-        usage=_usage(final),
+        usage=_usage(final, provider, url),
         finish_reason=_finish(final, tuple(calls)),
         latency_ms=latency_ms,
         ttft_ms=first_token_ms(response, first_content),

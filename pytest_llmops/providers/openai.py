@@ -26,6 +26,7 @@ from .http import (
     post,
     read_recorded_body,
     stream_event_json,
+    token_counter,
 )
 from .shapes import openai_content
 from .sse import ToolCallParts, iter_sse, streamed_response
@@ -208,20 +209,20 @@ def embed(
         text="",
         provider=provider.id,
         model=str(body.get("model") or model),
-        usage=Usage(input_tokens=int(usage.get("prompt_tokens") or 0)),
+        usage=Usage(input_tokens=token_counter(usage, provider=provider.id, url=url)("prompt_tokens")),
         latency_ms=latency_ms,
         replayed=replayed,
     )
 
 
-def _usage(usage: Any) -> Usage:
-    usage = as_mapping(usage)
-    details = usage.get("prompt_tokens_details")
-    details = as_mapping(details)
+def _usage(usage: Any, provider: str, url: str) -> Usage:
+    count = token_counter(usage, provider=provider, url=url)
+    details = as_mapping(usage).get("prompt_tokens_details")
+    cached = token_counter(details, provider=provider, url=url, where="usage.prompt_tokens_details")
     return Usage(
-        input_tokens=int(usage.get("prompt_tokens") or 0),
-        output_tokens=int(usage.get("completion_tokens") or 0),
-        cached_tokens=int(details.get("cached_tokens") or 0),
+        input_tokens=count("prompt_tokens"),
+        output_tokens=count("completion_tokens"),
+        cached_tokens=cached("cached_tokens"),
     )
 
 
@@ -252,7 +253,7 @@ def parse_chat_completion(
         text=text,
         provider=provider,
         model=str(body.get("model") or model),
-        usage=_usage(body.get("usage")),
+        usage=_usage(body.get("usage"), provider, url),
         finish_reason=choices[0].get("finish_reason"),
         latency_ms=latency_ms,
         replayed=replayed,
@@ -334,7 +335,7 @@ def parse_chat_stream(
         url=url,
         model=answered_model,
         parts=parts,
-        usage=_usage(usage),
+        usage=_usage(usage, provider, url),
         finish_reason=finish_reason,
         first_content=first_content,
         ended=done or finish_reason is not None,

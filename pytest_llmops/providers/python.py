@@ -45,7 +45,7 @@ from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from ..spec.validation import suggest
 from . import anthropic, bedrock, google, ollama, openai, responses
-from .http import parse_arguments
+from .http import parse_arguments, token_counter
 
 __all__ = ["AppResponse", "PythonProvider"]
 
@@ -153,16 +153,30 @@ def _tool_calls(value: Any) -> tuple[ToolCall, ...]:
     return tuple(calls)
 
 
-def _usage(value: Any) -> Usage | None:
-    if value is None or isinstance(value, Usage):
-        return value
+def _usage(value: Any, provider: str) -> Usage | None:
+    """The application's usage, its counts checked as a provider's are (``http.token_counter``)."""
+    if value is None:
+        return None
+    if isinstance(value, Usage):
+        value = {
+            "input_tokens": value.input_tokens,
+            "output_tokens": value.output_tokens,
+            "cached_tokens": value.cached_tokens,
+            "cache_write_tokens": value.cache_write_tokens,
+        }
     if isinstance(value, Mapping):
+        count = token_counter(value, provider=provider, url="(the application's answer)")
         return Usage(
-            input_tokens=int(value.get("input_tokens", value.get("prompt_tokens", 0)) or 0),
-            output_tokens=int(value.get("output_tokens", value.get("completion_tokens", 0)) or 0),
-            cached_tokens=int(value.get("cached_tokens", 0) or 0),
+            input_tokens=count("input_tokens" if "input_tokens" in value else "prompt_tokens"),
+            output_tokens=count("output_tokens" if "output_tokens" in value else "completion_tokens"),
+            cached_tokens=count("cached_tokens"),
+            cache_write_tokens=count("cache_write_tokens"),
         )
     raise TypeError(f"usage must be a mapping or Usage, not {type(value).__name__}")
+
+
+def _is_cost(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value < float("inf")
 
 
 @dataclass(frozen=True)
@@ -269,10 +283,16 @@ class PythonProvider:
                     provider=self.id,
                 )
             try:
-                usage = _usage(get("usage"))
+                usage = _usage(get("usage"), self.id)
             except (TypeError, ValueError) as exc:
                 raise ProviderResponseError(f"{self.id}: {exc}", provider=self.id) from None
             cost, model, metadata = get("cost_usd"), get("model"), dict(get("metadata") or {})
+            if cost is not None and not _is_cost(cost):
+                raise ProviderResponseError(
+                    f"{self.id}: the application returned `cost_usd` = {cost!r}; expected a finite "
+                    "number of dollars, 0 or more",
+                    provider=self.id,
+                )
             try:
                 tool_calls = _tool_calls(get("tool_calls"))
             except (TypeError, ValueError) as exc:

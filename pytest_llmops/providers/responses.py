@@ -24,6 +24,7 @@ from .http import (
     post,
     read_recorded_body,
     stream_event_json,
+    token_counter,
 )
 from .openai import OpenAIProvider
 from .sse import iter_sse, streamed_response
@@ -108,15 +109,15 @@ class OpenAIResponsesProvider:
         return read_recorded(body)
 
 
-def _usage(usage: Any) -> Usage:
-    usage = as_mapping(usage)
-    details = usage.get("input_tokens_details")
-    details = as_mapping(details)
+def _usage(usage: Any, provider: str, url: str) -> Usage:
+    count = token_counter(usage, provider=provider, url=url)
+    details = as_mapping(usage).get("input_tokens_details")
+    detail = token_counter(details, provider=provider, url=url, where="usage.input_tokens_details")
     return Usage(
-        input_tokens=int(usage.get("input_tokens") or 0),
-        output_tokens=int(usage.get("output_tokens") or 0),
-        cached_tokens=int(details.get("cached_tokens") or 0),
-        cache_write_tokens=int(details.get("cache_write_tokens") or 0),
+        input_tokens=count("input_tokens"),
+        output_tokens=count("output_tokens"),
+        cached_tokens=detail("cached_tokens"),
+        cache_write_tokens=detail("cache_write_tokens"),
     )
 
 
@@ -179,7 +180,7 @@ def parse_response(
         text=text,
         provider=provider,
         model=str(body.get("model") or model),
-        usage=_usage(body.get("usage")),
+        usage=_usage(body.get("usage"), provider, url),
         finish_reason=_finish(body, calls),
         latency_ms=latency_ms,
         replayed=replayed,
@@ -230,7 +231,7 @@ def parse_response_stream(
         model=str((final or {}).get("model") or model),
         # The final response holds the whole text; the deltas are what a cut stream had.
         parts=[text] if final is not None and text else parts,
-        usage=_usage((final or {}).get("usage")),
+        usage=_usage((final or {}).get("usage"), provider, url),
         finish_reason=_finish(final, calls) if final is not None else None,
         first_content=first_content,
         ended=final is not None,

@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import math
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -134,6 +135,14 @@ def _check_cassette(data: Any) -> None:
             and type(facts.get("ttft_ms")) in (int, float, type(None))
         ):
             raise ValueError(f"{where}: `response.llmops` must map latency_ms and ttft_ms to numbers")
+        for name in ("latency_ms", "ttft_ms"):
+            value = facts.get(name) if facts is not None else None
+            if value is not None and not (math.isfinite(value) and value >= 0):
+                # A NaN latency once crashed the report writer and took every report with it.
+                raise ValueError(
+                    f"{where}: `response.llmops.{name}` is {value!r}; "
+                    "expected milliseconds, a finite number >= 0"
+                )
 
 
 def _check_headers(message: dict[str, Any], where: str) -> None:

@@ -76,6 +76,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -94,6 +95,7 @@ __all__ = [
     "load_report",
     "price_sources",
     "read_baseline",
+    "read_cases",
     "read_reruns",
     "report_schema",
 ]
@@ -194,12 +196,15 @@ def load_report(
     """A JSON report read back; a ``ReportError`` naming ``where`` (default: the path) if unusable."""
     where = where or str(path)
     try:
-        # NaN and Infinity are not JSON; a hand-edited file may hold them: they become "no figure".
-        data = json.loads(path.read_text(encoding="utf-8"), parse_constant=lambda _: None)
+        # NaN and Infinity are not JSON; a hand-edited file may hold them: ``read_cases`` refuses
+        # them where a case holds a figure, naming the field.
+        data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ReportError(f"{where}: no such file; {hint}") from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ReportError(f"{where}: cannot be read as JSON ({exc})") from None
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number, 100,000-deep nesting
+        raise ReportError(f"{where}: cannot be read as JSON ({type(exc).__name__}: {exc})") from None
     if not isinstance(data, dict) or "schema_version" not in data or not isinstance(data.get("cases"), list):
         raise ReportError(f"{where}: not a pytest-llmops report (no schema_version or cases)")
     if data["schema_version"] != SCHEMA_VERSION:
@@ -210,19 +215,105 @@ def load_report(
     return data
 
 
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+#: The figures of a case entry: each is None or a finite number (never a bool, a text or NaN).
+_FIGURES = ("score", "threshold", "cost_usd", "latency_ms", "ttft_ms", "judge_cost_usd")
+
+
+#: The texts of a case entry: each is None or a string (a list there broke the gates).
+_TEXTS = (
+    "id",
+    "suite",
+    "case",
+    "location",
+    "variant",
+    "prompt",
+    "prompt_version",
+    "provider",
+    "model",
+    "answered_by",
+    "output",
+    "error",
+    "reduce",
+    "price_source",
+)
+
+
+def _finite(value: Any) -> bool:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int past float's range (a 400-digit number)
+        return False
+
+
+def _figures_problem(entry: Any) -> str | None:
+    """What is wrong with the figures of one case entry, or None."""
+    if not isinstance(entry, Mapping):
+        return f"a case is {type(entry).__name__}, not an object"
+    for name in _FIGURES:
+        value = entry.get(name)
+        if value is not None and not _finite(value):
+            return f"`{name}` is {_short(repr(value), 40)}; expected a finite number or null"
+    for field in _TEXTS:
+        value = entry.get(field)
+        if value is not None and not isinstance(value, str):
+            return f"`{field}` is {_short(repr(value), 40)}; expected text"
+    for field in ("assertions", "runs", "tags", "messages"):
+        if not isinstance(entry.get(field) or [], list):
+            return f"`{field}` is {_short(repr(entry[field]), 40)}; expected a list"
+    if not all(isinstance(tag, str) for tag in entry.get("tags") or ()):
+        return f"`tags` is {_short(repr(entry['tags']), 40)}; expected a list of texts"
+    for field in ("tokens", "judge_tokens"):
+        usage = entry.get(field) or {}
+        if not isinstance(usage, Mapping):
+            return f"`{field}` is {_short(repr(usage), 40)}; expected an object of token counts"
+        for name, value in usage.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 10**15:
+                return f"`{field}.{name}` is {_short(repr(value), 40)}; expected a whole number >= 0"
+    for position, item in enumerate(entry.get("assertions") or ()):
+        if not isinstance(item, Mapping):
+            return f"`assertions[{position}]` is {_short(repr(item), 40)}; expected an object"
+        for name, value in (("score", item.get("score")), ("weight", item.get("weight", 1.0))):
+            if not _finite(value):
+                shown = _short(repr(value), 40)
+                return f"`assertions[{position}].{name}` is {shown}; expected a finite number"
+    return None
+
+
+def read_cases(entries: Any, where: str, what: str = "case") -> list[CaseResult]:
+    """Case entries of a report read back: figures checked, a ``ReportError`` naming the entry."""
+    if not isinstance(entries, list):
+        raise ReportError(f"{where}: `{what}s` must be a list")
+    cases = []
+    for index, entry in enumerate(entries):
+        problem = _figures_problem(entry)
+        name = entry.get("id") or entry.get("case") if isinstance(entry, Mapping) else None
+        label = f"{what} {index + 1}" + (f" ({_short(str(name), 80)})" if name else "")
+        if problem is not None:
+            raise ReportError(f"{where}: {label}: {problem}")
+        try:
+            cases.append(CaseResult.from_dict(entry))
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ReportError(f"{where}: {label} is malformed ({type(exc).__name__}: {exc})") from None
+    return cases
+
+
 def read_reruns(data: Mapping[str, Any], where: str) -> list[CaseResult]:
     """The earlier attempts a report keeps (``reruns``; none in reports of older versions)."""
     try:
-        return [CaseResult.from_dict(entry["case"]) for entry in data.get("reruns") or ()]
-    except (KeyError, TypeError, ValueError) as exc:
+        entries = [entry["case"] for entry in data.get("reruns") or ()]
+    except (KeyError, TypeError) as exc:
         raise ReportError(f"{where}: a rerun attempt is malformed ({type(exc).__name__}: {exc})") from None
+    return read_cases(entries, where, "rerun attempt")
 
 
 def read_baseline(path: Path) -> list[CaseResult]:
     """The cases of a report written by ``--llmops-report``; a ``ReportError`` if unusable."""
     where = f"--llmops-baseline {path}"
     data = load_report(path, where=where, hint="write one on the base branch with --llmops-report")
-    try:
-        return [CaseResult.from_dict(case) for case in data["cases"]]
-    except (KeyError, TypeError, ValueError) as exc:
-        raise ReportError(f"{where}: a case is malformed ({type(exc).__name__}: {exc})") from None
+    return read_cases(data["cases"], where)

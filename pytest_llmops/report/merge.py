@@ -30,7 +30,7 @@ from ..gates.evaluation import evaluate
 from ..results import CaseResult, Outcome
 from ..review.model import CaseDiff, PromptDiff, Review
 from ..settings import Settings
-from .json import load_report, read_baseline, read_reruns
+from .json import load_report, read_baseline, read_cases, read_reruns
 from .terminal import terminal_lines
 from .write import write_reports
 
@@ -71,10 +71,7 @@ def merge_shards(paths: Sequence[Path]) -> MergedShards:
     for path in paths:
         where = display_path(path)
         data = load_report(path, where=where, hint="each shard writes one with --llmops-report=PATH")
-        try:
-            cases = [CaseResult.from_dict(case) for case in data["cases"]]
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ReportError(f"{where}: a case is malformed ({type(exc).__name__}: {exc})") from None
+        cases = read_cases(data["cases"], where)
         for result in cases:
             other = seen.setdefault(result.nodeid, where)
             if other != where:
@@ -136,7 +133,7 @@ def run_merge(paths: Sequence[Path], settings: Settings, *, output: Path | None 
         print(f"llmops: could not write {problem}", file=sys.stderr)
     if merged.tests_exit_status not in (0, NO_CASES):
         return merged.tests_exit_status  # a run that already fails keeps its status
-    return 1 if evaluation.breached else 0
+    return 1 if evaluation.breached or problems else 0
 
 
 def _expand(patterns: Sequence[str]) -> list[Path]:

@@ -13,6 +13,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Discriminator, Field, Tag, model_validator
 
+from ..settings import MAX_RUNS
+
 __all__ = [
     "DATA_FILE_TAG",
     "ENV_REFERENCE",
@@ -364,7 +366,7 @@ class DefaultsSpec(_Model):
     threshold: float | None = Field(None, ge=0, le=1)
     tags: Tags = Field(default_factory=list)
     #: Run each case this many times (non-deterministic output), reduced with `reduce`.
-    repeat: int | None = Field(None, ge=1, le=1000)
+    repeat: int | None = Field(None, ge=1, le=MAX_RUNS)
     reduce: Reduce = None
     options: OptionsSpec | None = None
     #: Applied to every case's output before its assertions (a case's own `transform` wins).
@@ -391,7 +393,7 @@ class CaseSpec(_Model):
     transform: str | None = Field(None, min_length=1)
     scoring: str | None = Field(None, min_length=1)
     threshold: float | None = Field(None, ge=0, le=1)
-    repeat: int | None = Field(None, ge=1, le=1000)
+    repeat: int | None = Field(None, ge=1, le=MAX_RUNS)
     reduce: Reduce = None
     skip: bool | str = False
     xfail: bool | str = False
