@@ -23,6 +23,7 @@ from ..recording.cassette import cassette_path
 from ..recording.interception import OwnedHTTPTransport
 from ..recording.modes import RecordMode
 from ..recording.scrub import Redaction, Scrubber
+from ..recording.transport import CaseClient, CassetteTransport
 from ..results import LLMResponse
 from ..spec.schema import AssertionSpec, ProviderSpec
 from .pricing import PriceTable, default_prices
@@ -39,6 +40,8 @@ class Session:
 
     record_mode: RecordMode = RecordMode.NONE
     cassette_dir: Path | None = None
+    #: Where parsed cassettes are kept, keyed by their content (``cassette_cache.py``); None: nowhere.
+    cassette_cache: Path | None = None
     timeout: float = 60.0
     prices: PriceTable = field(default_factory=default_prices)
     providers: ProviderRegistry = field(default_factory=default_providers)
@@ -66,15 +69,23 @@ class Session:
     #: What is redacted besides keys: ini ``llmops_redact_*`` and the redaction hook.
     redaction: Redaction = field(default_factory=Redaction)
     _live: httpx.HTTPTransport | None = field(default=None, repr=False)
+    #: Clients of finished cases, handed to the next ones (building an httpx client is not cheap).
+    _clients: list[CaseClient] = field(default_factory=list, repr=False)
     _scrubber: Scrubber | None = field(default=None, repr=False)
     _instances: dict[str, Provider] = field(default_factory=dict, repr=False)
+    #: id(spec) -> (spec, provider): the plans' specs live for the run; asked for on every call.
+    _by_spec: dict[int, tuple[ProviderSpec, Provider]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _budget_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _secret_envs: set[str] = field(default_factory=lambda: set(DEFAULT_SECRET_ENVS), repr=False)
+    _shown: dict[Path, str] = field(default_factory=dict, repr=False)
 
     # -- providers and the network ------------------------------------------------------------
     def provider(self, spec: ProviderSpec) -> Provider:
         """One provider instance per distinct spec, for the whole run."""
+        known = self._by_spec.get(id(spec))
+        if known is not None and known[0] is spec:
+            return known[1]
         key = spec.model_dump_json()  # specs hold dicts, so they are not hashable themselves
         with self._lock:
             instance = self._instances.get(key)
@@ -82,6 +93,8 @@ class Session:
                 instance = self._instances[key] = self.providers.create(spec)
                 if spec.api_key_env:
                     self._secret_envs.add(spec.api_key_env)
+            if len(self._by_spec) < 10_000:  # a bound, for specs made per call (the fixture's)
+                self._by_spec[id(spec)] = (spec, instance)
             return instance
 
     def live_transport(self) -> httpx.BaseTransport:
@@ -97,6 +110,24 @@ class Session:
                 # Never rerouted to a cassette, nor seen by another recorder's patches.
                 self._live = OwnedHTTPTransport(retries=0)
             return self._live
+
+    def case_client(self, transport: CassetteTransport) -> CaseClient:
+        """An httpx client over a case's cassette transport."""
+        try:
+            return self._clients.pop().rebind(transport)
+        except IndexError:
+            return CaseClient(transport, timeout=self.timeout)
+
+    def release_client(self, client: httpx.Client) -> None:
+        """A case is done with its client: keep it for the next case (a few, at most)."""
+        if isinstance(client, CaseClient):
+            if not client.in_use:  # released twice: it is already in the pool
+                return
+            client.in_use = False
+            if len(self._clients) < 64:
+                self._clients.append(client)
+                return
+        client.close()
 
     def scrubber(self) -> Scrubber:
         """The scrubbed form of stored requests, for every cassette of the run."""
@@ -170,12 +201,17 @@ class Session:
 
     def display_path(self, path: Path) -> str:
         """A path relative to rootdir, as reports show it."""
-        if self.rootdir is not None:
-            try:
-                return path.relative_to(self.rootdir).as_posix()
-            except ValueError:
-                pass
-        return str(path)
+        shown = self._shown.get(path)
+        if shown is None:
+            shown = str(path)
+            if self.rootdir is not None:
+                try:
+                    shown = path.relative_to(self.rootdir).as_posix()
+                except ValueError:
+                    pass
+            if len(self._shown) < 4096:  # the suites' paths, asked for by each of their cases
+                self._shown[path] = shown
+        return shown
 
     @staticmethod
     def record_command(nodeid: str, mode: RecordMode = RecordMode.ONCE) -> str:
@@ -184,6 +220,8 @@ class Session:
         return f"pytest {quoted} --llmops-record-mode={mode.value}"
 
     def close(self) -> None:
+        while self._clients:
+            self._clients.pop().close()
         if self._live is not None:
             self._live.close()
             self._live = None

@@ -14,11 +14,11 @@ import pytest
 
 from ..errors import ReportError
 from ..report.junit import JUNIT_PREFIX, junit_properties
-from ..results import CaseResult
 from .state import RESULT_PROPERTY, LlmopsState
 
 if TYPE_CHECKING:
     from ..gates.evaluation import Evaluation
+    from ..results import CaseResult
 
 __all__ = ["ResultCollector"]
 
@@ -80,6 +80,8 @@ class ResultCollector:
             return
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY and isinstance(value, dict):
+                from ..results import CaseResult  # with the first case, not at start-up
+
                 self.state.results.append(CaseResult.from_dict(value))
 
     @pytest.hookimpl(tryfirst=True)

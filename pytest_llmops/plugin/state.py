@@ -14,8 +14,6 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from ..settings import Settings
-
 if TYPE_CHECKING:
     from ..engine.concurrency import AdaptiveLimit, Prefetcher
     from ..engine.plan import CasePlan
@@ -23,6 +21,7 @@ if TYPE_CHECKING:
     from ..engine.session import Session
     from ..prompts.registry import Prompt, PromptRegistry
     from ..results import CaseResult
+    from ..settings import Settings
 
 __all__ = ["RESULT_PROPERTY", "STATE_KEY", "LlmopsState", "state_of"]
 

@@ -12,20 +12,24 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..results import CaseResult
+if TYPE_CHECKING:
+    from ..results import CaseResult
 
-__all__ = ["HTTP_LOGGERS", "REDACTED", "redact_logs", "redact_result", "redact_text"]
+__all__ = ["HTTP_LOGGERS", "REDACTED", "redact_logs", "redact_result", "redact_text", "usable_secrets"]
 
 REDACTED = "REDACTED"
 #: Shorter values are left alone: replacing "1" or "abc" everywhere would garble reports.
 MIN_SECRET_LENGTH = 4
 
 
-def _usable(secrets: Iterable[str]) -> list[str]:
-    # Longest first, so a key that contains another is replaced whole.
+def usable_secrets(secrets: Iterable[str]) -> list[str]:
+    """The values worth replacing, longest first (a key that contains another goes whole)."""
     return sorted({s for s in secrets if len(s) >= MIN_SECRET_LENGTH}, key=len, reverse=True)
+
+
+_usable = usable_secrets
 
 
 def redact_text(text: str, secrets: Iterable[str]) -> str:
@@ -55,7 +59,7 @@ def redact_result(result: CaseResult, secrets: Iterable[str]) -> CaseResult:
         return result
     data = result.to_dict()
     cleaned = _scrub(data, usable)
-    return result if cleaned == data else CaseResult.from_dict(cleaned)
+    return result if cleaned == data else type(result).from_dict(cleaned)
 
 
 #: Loggers that print whole URLs; an application that sends its key in a query string (some
