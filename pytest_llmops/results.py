@@ -17,6 +17,7 @@ __all__ = [
     "AssertionResult",
     "CaseResult",
     "Grade",
+    "JudgeCheckResult",
     "LLMResponse",
     "Message",
     "Outcome",
@@ -57,9 +58,13 @@ class Message:
 class Usage:
     """Token counts of one or more calls."""
 
+    #: Every input token, cache reads and writes included.
     input_tokens: int = 0
     output_tokens: int = 0
+    #: Input tokens read from the provider's prompt cache (priced at the cache-read rate).
     cached_tokens: int = 0
+    #: Input tokens written to the prompt cache (Anthropic, Bedrock: priced above the input rate).
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -70,16 +75,25 @@ class Usage:
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
             self.cached_tokens + other.cached_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
         )
 
     def to_dict(self) -> dict[str, int]:
-        """The report's form: ``{input, output, cached}``."""
-        return {"input": self.input_tokens, "output": self.output_tokens, "cached": self.cached_tokens}
+        """The report's form: ``{input, output, cached}``, and ``cache_write`` when there were any."""
+        out = {"input": self.input_tokens, "output": self.output_tokens, "cached": self.cached_tokens}
+        if self.cache_write_tokens:
+            out["cache_write"] = self.cache_write_tokens
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Usage:
         data = data or {}
-        return cls(int(data.get("input", 0)), int(data.get("output", 0)), int(data.get("cached", 0)))
+        return cls(
+            int(data.get("input", 0)),
+            int(data.get("output", 0)),
+            int(data.get("cached", 0)),
+            int(data.get("cache_write", 0)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +134,11 @@ class LLMResponse:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     #: Tool calls the model asked for (its text may then be empty).
     tool_calls: tuple[ToolCall, ...] = ()
+    #: Structured output: the answer parsed as JSON when the request asked for JSON (a schema,
+    #: ``json_object``, Gemini's ``responseMimeType``, Ollama's ``format``); None otherwise.
+    structured: Any = None
+    #: Where the price came from, e.g. ``genai-prices 0.2.3`` (set when the response is priced).
+    price_source: str | None = None
     #: False when nobody reported the tokens (an application that returned plain text and whose
     #: calls' responses say nothing): the call is then unpriced, never priced at $0.
     usage_known: bool = True
@@ -212,6 +231,8 @@ class CaseResult:
     reduce: str | None = None
     #: The case made no call because ``--llmops-budget`` was spent.
     budget_exhausted: bool = False
+    #: Which price source priced the model, e.g. ``genai-prices 0.2.3``; None when unpriced.
+    price_source: str | None = None
 
     @property
     def variant(self) -> str:
@@ -258,6 +279,7 @@ class CaseResult:
             "error": self.error,
             "reduce": self.reduce,
             "budget_exhausted": self.budget_exhausted,
+            "price_source": self.price_source,
         }
 
     @classmethod
@@ -293,6 +315,86 @@ class CaseResult:
             location=str(data.get("location", "")),
             reduce=data.get("reduce"),
             budget_exhausted=bool(data.get("budget_exhausted", False)),
+            price_source=data.get("price_source"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeCheckResult:
+    """One labelled example run against its judge: what a person said, what the judge said.
+
+    ``judge_verdict`` is ``pass``, ``fail``, ``unscored`` (the judge's reply could not be read) or
+    ``error`` (the judge could not be called); only the first two are compared with the person.
+    The dict form is the JSON report's ``judge_checks`` entry.
+    """
+
+    nodeid: str
+    suite: str
+    name: str
+    #: The assertion as written, e.g. ``llm-rubric`` or ``not-safety``.
+    type: str
+    #: The judge (provider) that gave the verdict.
+    judge: str
+    human_verdict: str
+    judge_verdict: str
+    score: float | None = None
+    reason: str = ""
+    location: str = ""
+    note: str | None = None
+    replayed: bool = False
+    judge_usage: Usage = field(default_factory=Usage)
+    judge_cost_usd: float | None = None
+
+    @property
+    def base_type(self) -> str:
+        """The judge type without ``not-``: what agreement is reported per."""
+        return self.type.removeprefix("not-")
+
+    @property
+    def scored(self) -> bool:
+        return self.judge_verdict in ("pass", "fail")
+
+    @property
+    def agreed(self) -> bool | None:
+        """Whether the judge agreed with the person; None when it gave no verdict."""
+        return self.judge_verdict == self.human_verdict if self.scored else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.nodeid,
+            "suite": self.suite,
+            "name": self.name,
+            "location": self.location,
+            "type": self.type,
+            "judge": self.judge,
+            "human_verdict": self.human_verdict,
+            "judge_verdict": self.judge_verdict,
+            "agreed": self.agreed,
+            "score": self.score,
+            "reason": self.reason,
+            "note": self.note,
+            "replayed": self.replayed,
+            "judge_tokens": self.judge_usage.to_dict(),
+            "judge_cost_usd": self.judge_cost_usd,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JudgeCheckResult:
+        return cls(
+            nodeid=str(data["id"]),
+            suite=str(data.get("suite", "")),
+            name=str(data.get("name", "")),
+            type=str(data["type"]),
+            judge=str(data.get("judge", "")),
+            human_verdict=str(data["human_verdict"]),
+            judge_verdict=str(data["judge_verdict"]),
+            score=data.get("score"),
+            reason=str(data.get("reason", "")),
+            location=str(data.get("location", "")),
+            note=data.get("note"),
+            replayed=bool(data.get("replayed", False)),
+            judge_usage=Usage.from_dict(data.get("judge_tokens")),
+            judge_cost_usd=data.get("judge_cost_usd"),
         )
 
 

@@ -46,6 +46,7 @@ Kind = Literal[
     "provider",
     "usd",
     "rate",
+    "alpha",
     "score",
     "ms",
     "percent",
@@ -70,6 +71,7 @@ FORMS: dict[str, str] = {
     "provider": "a provider id with a model, e.g. openai:gpt-4o-mini",
     "usd": "an amount in USD, e.g. 5 or 0.50",
     "rate": "a fraction from 0 to 1 or a percentage, e.g. 0.95 or 95%",
+    "alpha": "a significance level above 0 and at most 0.5, e.g. 0.05",
     "score": "a score from 0 to 1, e.g. 0.8",
     "ms": "milliseconds, e.g. 2000",
     "percent": "a percentage, e.g. 20 or 20%",
@@ -83,6 +85,7 @@ FORMS: dict[str, str] = {
 _METAVARS = {
     "usd": "USD",
     "rate": "RATE",
+    "alpha": "ALPHA",
     "score": "SCORE",
     "ms": "MS",
     "percent": "PCT",
@@ -137,6 +140,7 @@ class Setting:
 
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
+REGRESSION_MODES = ("off", "significant")
 DEFAULT_SUITE_GLOBS = ("test_*.llmops.yaml", "test_*.llmops.yml")
 
 SETTINGS: tuple[Setting, ...] = (
@@ -232,6 +236,14 @@ SETTINGS: tuple[Setting, ...] = (
         default=300.0,
     ),
     Setting(
+        "llmops_estimate",
+        "flag",
+        "Dry run: print, per variant, the input tokens of every request about to be sent and an "
+        "upper bound of its cost at max_tokens, then stop without a call.",
+        default=False,
+        ini=False,
+    ),
+    Setting(
         "llmops_suite_glob",
         "globs",
         "File name patterns of suite files.",
@@ -311,6 +323,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Gate: share of cases that errored, at most this (0.05 or 5%).",
         section="gates",
     ),
+    Setting(
+        "llmops_min_judge_agreement",
+        "rate",
+        "Gate: share of judge checks (`judge_checks:` in a suite) where each judge agrees with the "
+        "person who labelled them, at least this (0.9 or 90%).",
+        section="gates",
+    ),
     Setting("llmops_baseline", "path", "Compare with a JSON report from the base branch.", section="gates"),
     Setting(
         "llmops_max_new_failures",
@@ -334,6 +353,38 @@ SETTINGS: tuple[Setting, ...] = (
         "llmops_max_p95_increase",
         "percent",
         "Baseline gate: p95 latency of the cases in both runs may rise by at most this percentage.",
+        section="gates",
+    ),
+    Setting(
+        "llmops_min_baseline_match",
+        "rate",
+        "Baseline gate, on whenever a baseline is given: the share of this run's cases that the "
+        "baseline also has, at least this; a baseline that matches no case always fails.",
+        default=0.5,
+        section="gates",
+    ),
+    Setting(
+        "llmops_regression",
+        "choice",
+        "significant: fail when a paired test shows a new prompt version, or this run against the "
+        "baseline, to be worse (exact McNemar on pass/fail, exact sign test on scores) at the "
+        "level llmops_regression_alpha; off: no such gate.",
+        default="off",
+        section="gates",
+        choices=REGRESSION_MODES,
+    ),
+    Setting(
+        "llmops_min_win_rate",
+        "rate",
+        "Gate on `pairwise:` suites: the newer prompt version's win rate against the one before it "
+        "may not be significantly below this (its 95% interval entirely under it), e.g. 0.5.",
+        section="gates",
+    ),
+    Setting(
+        "llmops_regression_alpha",
+        "alpha",
+        "The false-alarm rate the regression gate allows in all, shared among its tests.",
+        default=0.05,
         section="gates",
     ),
     # -- prompt pull requests -----------------------------------------------------------------
@@ -365,17 +416,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "llmops_changed_since",
         "ref",
-        "Run only the LLM cases affected by changes since the git REF (prompt files, suite entries, "
-        "referenced schema/python files, cassettes; uncommitted changes included). Other cases are "
-        "deselected.",
+        "Run only the LLM cases affected by changes since the git REF, counted from `git merge-base "
+        "HEAD REF` as a pull request's diff is (prompt files, suite entries, referenced schema/python "
+        "files, cassettes; uncommitted changes included). Other cases are deselected.",
         section="review",
         ini=False,
     ),
     Setting(
         "llmops_diff",
         "ref",
-        "Show each prompt changed since the git REF as a diff, and each affected case's response "
-        "at REF beside the new one, with the score change.",
+        "Show each prompt changed since the git REF (from `git merge-base HEAD REF`) as a diff, and "
+        "each affected case's response there beside the new one, with the score change.",
         section="review",
         ini=False,
     ),
@@ -393,7 +444,7 @@ def _number(setting: Setting, raw: str, bad: Callable[[str], SettingError]) -> f
         text = text.removeprefix("$")
     elif setting.kind == "ms" and text.endswith("ms"):
         text = text[:-2].strip()
-    if percent and setting.kind not in ("rate", "percent"):
+    if percent and setting.kind not in ("rate", "percent", "alpha"):
         raise bad("")
     try:
         value = float(text)
@@ -406,6 +457,11 @@ def _number(setting: Setting, raw: str, bad: Callable[[str], SettingError]) -> f
             value /= 100.0
         if value > 1:
             raise bad(f" (got {raw}: write {raw}% for a percentage)")
+    elif setting.kind == "alpha":
+        if percent:
+            value /= 100.0
+        if not 0 < value <= 0.5:
+            raise bad(f" (got {raw})")
     elif setting.kind == "score" and value > 1:
         raise bad(" (at most 1)")
     elif setting.kind in ("count", "runs"):
@@ -517,6 +573,7 @@ class Settings:
     retry_backoff: float = _default("llmops_retry_backoff")
     retry_max_backoff: float = _default("llmops_retry_max_backoff")
     case_timeout: float = _default("llmops_case_timeout")
+    estimate: bool = _default("llmops_estimate")
     suite_glob: tuple[str, ...] = _default("llmops_suite_glob")
     prompt_dirs: tuple[Path, ...] = _default("llmops_prompt_dirs")
     judge: str | None = None
@@ -531,11 +588,16 @@ class Settings:
     min_score: float | None = None
     max_p95_latency_ms: float | None = None
     max_error_rate: float | None = None
+    min_judge_agreement: float | None = None
     baseline: Path | None = None
     max_new_failures: int | None = None
     max_score_drop: float | None = None
     max_cost_increase: float | None = None
     max_p95_increase: float | None = None
+    min_baseline_match: float = _default("llmops_min_baseline_match")
+    regression: str = _default("llmops_regression")
+    min_win_rate: float | None = None
+    regression_alpha: float = _default("llmops_regression_alpha")
     lock_file: Path = _default("llmops_lock_file")  # noqa: RUF009 - a Path, immutable
     lock_required: bool = _default("llmops_lock_required")
     update_lock: bool = _default("llmops_update_lock")

@@ -6,6 +6,8 @@ Fixtures live in ``conftest.py``; plain functions and constants live here, impor
 
 from __future__ import annotations
 
+import json
+import re
 import textwrap
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,7 +22,53 @@ from pytest_llmops.testing import ScriptedLLMServer, UsageOverride
 FAKE_OPENAI_KEY = "sk-test-FAKE-openai-sentinel-do-not-use"
 FAKE_ANTHROPIC_KEY = "fake-anthropic-sentinel-do-not-use"
 FAKE_CUSTOM_KEY = "fake-custom-sentinel-do-not-use"
+FAKE_AZURE_KEY = "fake-azure-sentinel-do-not-use"
+FAKE_GEMINI_KEY = "fake-gemini-sentinel-do-not-use"
+FAKE_VERTEX_TOKEN = "fake-vertex-token-sentinel-do-not-use"
+#: AWS's access key ids are public by design (they name the key); the secret and the session
+#: token are what must never be stored, and what SigV4 derives its signature from.
+FAKE_AWS_ACCESS_KEY_ID = "AKIAFAKESENTINEL0000"
+FAKE_AWS_SECRET = "fake-aws-secret-sentinel-do-not-use"
+FAKE_AWS_SESSION_TOKEN = "fake-aws-session-sentinel-do-not-use"
+FAKE_BEDROCK_TOKEN = "fake-bedrock-api-key-sentinel-do-not-use"
 SENTINELS = (FAKE_OPENAI_KEY, FAKE_ANTHROPIC_KEY, FAKE_CUSTOM_KEY)
+#: Every fake secret of the providers beyond OpenAI and Anthropic.
+PROVIDER_SENTINELS = (
+    FAKE_AZURE_KEY,
+    FAKE_GEMINI_KEY,
+    FAKE_VERTEX_TOKEN,
+    FAKE_AWS_SECRET,
+    FAKE_AWS_SESSION_TOKEN,
+    FAKE_BEDROCK_TOKEN,
+)
+#: Environment variables that could carry a developer's real credentials or endpoints into a
+#: test: removed before every test (``conftest.py``).
+AMBIENT_PROVIDER_ENV = (
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_AD_TOKEN",
+    "AZURE_OPENAI_ENDPOINT",
+    "OPENAI_API_VERSION",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_CLOUD_PROJECT",
+    "GOOGLE_CLOUD_LOCATION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+    "OLLAMA_HOST",
+    "OLLAMA_API_KEY",
+    "OPENROUTER_API_KEY",
+    "MISTRAL_API_KEY",
+    "LITELLM_API_KEY",
+)
 
 INNER_INI = """\
 [pytest]
@@ -150,3 +198,146 @@ def case(
     }
     data.update(extra)
     return CaseResult(**data)
+
+
+# --- judges without HTTP ------------------------------------------------------------------
+
+#: The material the judge corpora judge (tests/data/judge_replies.yaml names it too).
+CORPUS_RUBRIC = "Apologises for the delay and states the 14-day refund window"
+CORPUS_INPUT = "My refund still hasn't arrived. What's going on?"
+CORPUS_OUTPUT = "Sorry for the wait! Refunds take up to 14 days to reach your account."
+CORPUS_EXPECTED = "Refunds take up to 14 days."
+#: One assertion per judge kind, as a suite would write it (the corpora run each through it).
+JUDGE_SPECS: dict[str, dict[str, Any]] = {
+    "llm-rubric": {"type": "llm-rubric", "value": CORPUS_RUBRIC},
+    "safety": {"type": "safety"},
+    "g-eval": {"type": "g-eval", "criteria": "Helpfulness", "steps": ["Read the input", "Judge the output"]},
+    "g-eval-1-10": {
+        "type": "g-eval",
+        "criteria": "Helpfulness",
+        "steps": ["Read the input", "Judge the output"],
+        "scale": [1, 10],
+    },
+    "relevance": {"type": "relevance"},
+    "accuracy": {"type": "accuracy"},
+    "factuality": {"type": "factuality"},
+}
+#: The judge kinds that read each shape of reply.
+KINDS_BY_SHAPE = {
+    "pass-fail": ("llm-rubric", "safety"),
+    "scale": ("g-eval", "relevance", "accuracy"),
+    "category": ("factuality",),
+    "scale-1-10": ("g-eval-1-10",),
+}
+
+
+class ScriptedJudge:
+    """A judge without HTTP: each call answers with the next reply (text or a function of the prompt).
+
+    ``@NONCE@`` in a reply becomes the nonce of the prompt's material tags.
+    """
+
+    def __init__(self, *replies: Any, finish_reason: str | None = "stop", tool_calls: Any = ()) -> None:
+        self.replies = list(replies)
+        self.prompts: list[Any] = []
+        self.finish_reason = finish_reason
+        self.tool_calls = tool_calls
+
+    def complete(self, prompt: Any, provider: Any) -> Any:
+        from pytest_llmops.results import LLMResponse
+
+        self.prompts.append(prompt)
+        reply = self.replies.pop(0) if self.replies else "(no verdict)"
+        text = reply(prompt) if callable(reply) else str(reply)
+        found = re.search(r"<output-(\w+)>", prompt.messages[-1].content)
+        if found:
+            text = text.replace("@NONCE@", found[1])
+        calls = self.tool_calls if len(self.prompts) == 1 else ()
+        return LLMResponse(
+            text, provider.id, provider.model or "", Usage(10, 5), self.finish_reason, tool_calls=calls
+        )
+
+    def embed(self, texts: list[str], provider: Any) -> list[list[float]]:
+        raise AssertionError("not used")
+
+
+def judge_outcome(
+    kind: str,
+    judge: ScriptedJudge,
+    output: str = CORPUS_OUTPUT,
+    *,
+    negated: bool = False,
+    provider: str = "openai:gpt-4o-mini",
+    question: str = CORPUS_INPUT,
+    settings: dict[str, Any] | None = None,
+) -> Any:
+    """The assertion result of judge ``kind`` (a JUDGE_SPECS key) on ``output``, through the real check."""
+    from pytest_llmops.assertions import AssertionContext, default_registry
+    from pytest_llmops.prompts import RenderedPrompt
+    from pytest_llmops.results import LLMResponse, Message
+    from pytest_llmops.spec.schema import AssertionSpec
+
+    spec = {"provider": provider, **JUDGE_SPECS[kind], **(settings or {})}
+    if negated:
+        spec["type"] = "not-" + spec["type"]
+    prepared = default_registry.prepare(AssertionSpec.model_validate(spec), base_dir=Path("."))
+    prompt = RenderedPrompt((Message("system", "You are a support agent."), Message("user", question)))
+    response = LLMResponse(output, "openai:gpt-4o-mini", "gpt-4o-mini")
+    context = AssertionContext(output, response, expected=CORPUS_EXPECTED, prompt=prompt, judge=judge)
+    return prepared.run(context)
+
+
+def outcome_word(result: Any) -> str:
+    """``pass``, ``fail`` or ``unscored``: how a corpus names an assertion's outcome."""
+    return "unscored" if result.unscored else "pass" if result.passed else "fail"
+
+
+# --- judge requests as the scripted server sees them ---------------------------------------
+
+RESULTS_CONFTEST = """
+import json
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        for name, value in report.user_properties:
+            if name == "llmops":
+                with open("results.jsonl", "a") as handle:
+                    handle.write(json.dumps(value) + "\\n")
+"""
+
+
+def results(pytester: pytest.Pytester) -> dict[str, dict[str, Any]]:
+    """Case results by case name, from the last run (the conftest hook appends them)."""
+    path = pytester.path / "results.jsonl"
+    found = {}
+    for line in path.read_text().splitlines():
+        data = json.loads(line)
+        found[data["case"]] = data
+    path.unlink()
+    return found
+
+
+def judge_request(body: Any) -> tuple[str, str]:
+    """(system prompt, first user message) of a chat request, OpenAI or Anthropic shaped."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    system = body.get("system") or next((m["content"] for m in messages if m["role"] == "system"), "")
+    user = next((m["content"] for m in messages if m["role"] == "user"), "")
+    return str(system), str(user)
+
+
+def is_judge(body: Any) -> bool:
+    from pytest_llmops.assertions.judges import JUDGE_MARKER
+
+    return JUDGE_MARKER in judge_request(body)[0]
+
+
+def judge_kind(body: Any) -> str:
+    match = re.search(r"v\d+, ([a-z-]+)\)", judge_request(body)[0])
+    assert match, body
+    return match[1]
+
+
+def judged_output(body: Any) -> str:
+    match = re.search(r"<output-(\w+)>\n(.*)\n</output-\1>", judge_request(body)[1], re.DOTALL)
+    assert match, body
+    return match[2]

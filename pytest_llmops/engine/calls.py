@@ -91,7 +91,7 @@ def call_with_fallbacks(channel: Channel, spec: ProviderSpec, rendered: Rendered
         while True:
             try:
                 with session.budget_guard(), calling(channel.transport), network_guard(channel.mode):
-                    response = session.priced(provider.complete(rendered, channel.client))
+                    response = session.priced(provider.complete(rendered, channel.client), candidate)
                 channel.cassette.commit()
                 return CallOutcome(response, candidate.display, retries)
             except (ProviderError, CassetteError) as exc:
@@ -137,6 +137,8 @@ class CaseJudge:
         self.usage = Usage()
         self.cost_usd: float | None = 0.0
         self.retries = 0
+        #: Whether every call so far was replayed from the cassette (None: no call yet).
+        self.replayed: bool | None = None
         self._lock = threading.Lock()
 
     def _count(self, response: LLMResponse) -> LLMResponse:
@@ -145,6 +147,7 @@ class CaseJudge:
         with self._lock:
             self.usage = self.usage + response.usage
             self.cost_usd = None if cost is None or self.cost_usd is None else self.cost_usd + cost
+            self.replayed = response.replayed and self.replayed is not False
         return response
 
     def complete(self, prompt: RenderedPrompt, provider: ProviderSpec) -> LLMResponse:
@@ -166,7 +169,7 @@ class CaseJudge:
         try:
             with session.budget_guard(), calling(channel.transport), network_guard(channel.mode):
                 vectors, response = embed(texts, channel.client)
-                response = session.priced(response)
+                response = session.priced(response, provider)
             channel.cassette.commit()
         except (ProviderError, CassetteError):
             channel.cassette.discard()

@@ -13,8 +13,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..assertions.pairwise import judge_pair
 from ..assertions.registry import AssertionContext, PreparedAssertion
-from ..errors import CassetteError, NetworkRefusedError, PromptRenderError
+from ..errors import CassetteError, LlmopsError, NetworkRefusedError, PromptRenderError
+from ..prompts.registry import Prompt
 from ..prompts.render import RenderedPrompt, render_template
 from ..recording import routing
 from ..recording.modes import RecordMode
@@ -162,6 +164,38 @@ def identity_of(plan: CasePlan, session: Session, nodeid: str) -> CaseIdentity:
     )
 
 
+def _pairwise(
+    plan: CasePlan, against: Prompt, judge: CaseJudge, output: str, rendered: RenderedPrompt
+) -> AssertionResult:
+    """``pairwise:``: the version before this one answers the same case (through this case's
+    channel, so its answer is recorded here and counted as judging), then the judge compares."""
+    assert plan.pairwise is not None and plan.pairwise.provider is not None and plan.prompt is not None
+    old_label = against.ref
+    try:
+        old = judge.complete(against.render(plan.vars, case=plan.case), plan.provider).text
+    except (LlmopsError, ValueError) as exc:
+        return AssertionResult(
+            "pairwise",
+            False,
+            0.0,
+            f"unscored: pairwise against {old_label}: its answer could not be had: {exc}",
+            weight=0.0,
+            metric="pairwise_win",
+            unscored=True,
+        )
+    question = next((m.content for m in reversed(rendered.messages) if m.role == "user"), "")
+    return judge_pair(
+        judge,
+        plan.pairwise.provider,
+        criteria=plan.pairwise.criteria,
+        question=question,
+        new=output,
+        old=old,
+        new_label=plan.prompt.ref,
+        old_label=old_label,
+    )
+
+
 def run_plan(plan: CasePlan, session: Session, *, nodeid: str) -> CaseResult:
     """Run one YAML case end to end, every repeat, and reduce the runs to one result."""
     who = identity_of(plan, session, nodeid)
@@ -196,6 +230,8 @@ def run_plan(plan: CasePlan, session: Session, *, nodeid: str) -> CaseResult:
                 prompt=rendered,
                 case_id=f"{plan.suite_path.name}::{plan.case}",
             )
+            if plan.pairwise is not None and plan.against is not None:
+                graded = (*graded, _pairwise(plan, plan.against, judge, response.text, rendered))
             answered_by = outcome.answered_by if outcome.answered_by != plan.provider.display else None
             results.append(
                 scored_result(

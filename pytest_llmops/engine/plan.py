@@ -18,12 +18,20 @@ from ..assertions.registry import PreparedAssertion
 from ..errors import PromptError, SuiteError
 from ..prompts.registry import Prompt, PromptRegistry
 from ..prompts.render import render_template
-from ..spec.schema import AssertionSpec, CaseSpec, ProviderSpec, ReduceRule, SuiteSpec, parse_reduce
+from ..spec.schema import (
+    AssertionSpec,
+    CaseSpec,
+    PairwiseSpec,
+    ProviderSpec,
+    ReduceRule,
+    SuiteSpec,
+    parse_reduce,
+)
 from ..spec.validation import parse_model, suggest
 from ..spec.yamlio import load_yaml_file
 from .session import Session
 
-__all__ = ["CasePlan", "SuitePlan", "item_name", "load_suite"]
+__all__ = ["CasePlan", "JudgeCheckPlan", "SuitePlan", "item_name", "judge_check_item_name", "load_suite"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +58,10 @@ class CasePlan:
     #: Runs of this case; None: the run's default (ini `llmops_repeat`, `--llmops-repeat`).
     repeat: int | None = None
     reduce: ReduceRule = field(default_factory=lambda: ReduceRule("pass^k"))
+    #: ``pairwise:``: the version this one is judged against (the next lower version of the same
+    #: prompt in ``prompt:``), and the pairwise spec with its judge resolved; None for the lowest.
+    against: Prompt | None = None
+    pairwise: PairwiseSpec | None = None
 
     @property
     def variant(self) -> str:
@@ -57,16 +69,39 @@ class CasePlan:
 
 
 @dataclass(frozen=True, slots=True)
+class JudgeCheckPlan:
+    """A labelled example, ready to run against the configured judge (``judge_checks:``)."""
+
+    name: str  # item name: ``judge-check[NAME]``
+    check: str
+    suite_path: Path
+    line: int
+    assertion: PreparedAssertion
+    output: str
+    input: str | None
+    expected: Any
+    #: The verdict a person gave: True for pass.
+    human_pass: bool
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SuitePlan:
     path: Path
     spec: SuiteSpec
     cases: tuple[CasePlan, ...]
+    judge_checks: tuple[JudgeCheckPlan, ...] = ()
 
 
 def item_name(case: str, prompt_ref: str | None, provider: str) -> str:
     """The item name of one matrix cell: ``case[prompt@version-provider]`` or ``case[provider]``."""
     label = f"{prompt_ref}-{provider}" if prompt_ref else provider
     return f"{case}[{label}]"
+
+
+def judge_check_item_name(check: str) -> str:
+    """The item name of a judge check: ``judge-check[NAME]`` (a case's name cannot hold brackets)."""
+    return f"judge-check[{check}]"
 
 
 def _render_value(value: Any, variables: Mapping[str, Any]) -> Any:
@@ -123,6 +158,7 @@ def load_suite(path: Path, *, prompts: Callable[[Path], PromptRegistry], session
                     line=line,
                 )
 
+    pairwise = _pairwise(spec, resolved, session, path, lines.line(("pairwise",)))
     cases: list[CasePlan] = []
     seen: dict[str, int] = {}
     preparer = _Preparer(session, base_dir, path, judge=spec.judge, embedding=spec.embedding)
@@ -190,6 +226,7 @@ def load_suite(path: Path, *, prompts: Callable[[Path], PromptRegistry], session
                     line=line,
                 )
             for prompt in resolved:
+                against = _previous_version(prompt, resolved) if pairwise is not None else None
                 for provider in spec.provider:
                     cases.append(
                         CasePlan(
@@ -211,9 +248,85 @@ def load_suite(path: Path, *, prompts: Callable[[Path], PromptRegistry], session
                             description=case.description,
                             repeat=case.repeat or spec.defaults.repeat,
                             reduce=reduce,
+                            against=against,
+                            pairwise=pairwise if against is not None else None,
                         )
                     )
-    return SuitePlan(path, spec, tuple(cases))
+    checks = _judge_checks(spec, lines, path, preparer)
+    return SuitePlan(path, spec, tuple(cases), checks)
+
+
+def _judge_checks(spec: SuiteSpec, lines: Any, path: Path, preparer: _Preparer) -> tuple[JudgeCheckPlan, ...]:
+    """The suite's ``judge_checks:``, each with its judge assertion prepared."""
+    plans: list[JudgeCheckPlan] = []
+    seen: dict[str, int] = {}
+    for index, check in enumerate(spec.judge_checks):
+        line = lines.line(("judge_checks", index)) or 1
+        if check.name in seen:
+            raise SuiteError(
+                f"judge check name {check.name!r} is used twice (first on line {seen[check.name]})",
+                path=path,
+                line=lines.line(("judge_checks", index, "name")) or line,
+            )
+        seen[check.name] = line
+        assertion_line = lines.line(("judge_checks", index, "assert")) or line
+        if not preparer.session.assertions.uses_judge(check.assert_.base_type):
+            raise SuiteError(
+                f"judge check {check.name!r}: `assert` must be a judge assertion (llm-rubric, g-eval,"
+                f" relevance, accuracy, safety, factuality); {check.assert_.type!r} calls no judge",
+                path=path,
+                line=assertion_line,
+            )
+        variables = {spec.input_var: check.input, "expected": check.expected}
+        prepared = preparer.prepare(
+            check.assert_, None, assertion_line, variables, where=f"judge check {check.name!r}: "
+        )
+        plans.append(
+            JudgeCheckPlan(
+                name=judge_check_item_name(check.name),
+                check=check.name,
+                suite_path=path,
+                line=line,
+                assertion=prepared,
+                output=check.output,
+                input=check.input,
+                expected=check.expected,
+                human_pass=check.verdict == "pass",
+                note=check.note,
+            )
+        )
+    return tuple(plans)
+
+
+def _previous_version(prompt: Prompt | None, resolved: Sequence[Prompt | None]) -> Prompt | None:
+    """The highest version of the same prompt below ``prompt`` (what the version diff compares)."""
+    if prompt is None:
+        return None
+    lower = [p for p in resolved if p is not None and p.name == prompt.name and p.version < prompt.version]
+    return max(lower, key=lambda p: p.version) if lower else None
+
+
+def _pairwise(
+    spec: SuiteSpec, resolved: Sequence[Prompt | None], session: Session, path: Path, line: int | None
+) -> PairwiseSpec | None:
+    """The suite's ``pairwise:`` with its judge: its own, else the suite's, else the ini default."""
+    if spec.pairwise is None:
+        return None
+    judge = spec.pairwise.provider or spec.judge or session.judge
+    if judge is None:
+        from ..assertions.judges import judge_setup_message
+
+        raise SuiteError(judge_setup_message("pairwise"), path=path, line=line)
+    _check_provider(judge, session, path, line)
+    names = [p.name for p in resolved if p is not None]
+    if not any(names.count(name) > 1 for name in names):
+        raise SuiteError(
+            "`pairwise:` compares versions of one prompt, and `prompt:` lists no prompt twice "
+            "(e.g. `prompt: [support@2.0.0, support@2.1.0]`)",
+            path=path,
+            line=line,
+        )
+    return spec.pairwise.model_copy(update={"provider": judge})
 
 
 def _check_provider(spec: ProviderSpec, session: Session, path: Path, line: int | None) -> None:
@@ -254,9 +367,15 @@ class _Preparer:
     embedding: ProviderSpec | None = None
 
     def prepare(
-        self, spec: AssertionSpec, case: str | None, line: int | None, variables: Mapping[str, Any]
+        self,
+        spec: AssertionSpec,
+        case: str | None,
+        line: int | None,
+        variables: Mapping[str, Any],
+        *,
+        where: str | None = None,
     ) -> PreparedAssertion:
-        where = f"case {case!r}: " if case else "defaults: "
+        where = where or (f"case {case!r}: " if case else "defaults: ")
         try:
             if _is_templated(spec.value):
                 spec = spec.model_copy(update={"value": _render_value(spec.value, variables)})

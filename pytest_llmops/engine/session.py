@@ -26,12 +26,34 @@ from ..recording.scrub import Redaction, Scrubber
 from ..recording.transport import CaseClient, CassetteTransport
 from ..results import LLMResponse
 from ..spec.schema import AssertionSpec, ProviderSpec
-from .pricing import PriceTable, default_prices
+from .pricing import Price, PriceTable, default_prices, parse_price
 
-__all__ = ["DEFAULT_SECRET_ENVS", "Session"]
+__all__ = ["DEFAULT_SECRET_ENVS", "Session", "provider_price"]
 
 #: Environment variables whose values are secrets wherever they appear.
-DEFAULT_SECRET_ENVS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY")
+DEFAULT_SECRET_ENVS = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_AD_TOKEN",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "OPENROUTER_API_KEY",
+    "MISTRAL_API_KEY",
+    "LITELLM_API_KEY",
+    "OLLAMA_API_KEY",
+)
+
+
+def provider_price(spec: ProviderSpec) -> Price | None:
+    """The provider's own ``price:`` (0 for a local model), or None to ask the price tables."""
+    if spec.price is None:
+        return None
+    return parse_price(spec.price, f"provider {spec.id!r}: price")
 
 
 @dataclass
@@ -93,6 +115,8 @@ class Session:
                 instance = self._instances[key] = self.providers.create(spec)
                 if spec.api_key_env:
                     self._secret_envs.add(spec.api_key_env)
+                # Headers and query values read from the environment are secrets too.
+                self._secret_envs.update(spec.referenced_envs())
             if len(self._by_spec) < 10_000:  # a bound, for specs made per call (the fixture's)
                 self._by_spec[id(spec)] = (spec, instance)
             return instance
@@ -158,10 +182,23 @@ class Session:
         with self._budget_lock:
             yield
 
-    def priced(self, response: LLMResponse) -> LLMResponse:
-        """Price a response (an application may report its own cost) and count live spend."""
+    def priced(self, response: LLMResponse, spec: ProviderSpec | None = None) -> LLMResponse:
+        """Price a response (an application may report its own cost) and count live spend.
+
+        ``spec`` is the provider that answered: its kind picks provider-aware price ids
+        (``bedrock:`` asks for AWS's prices), and its ``price:`` wins over every table. A
+        response whose usage nobody reported stays unpriced, never $0.
+        """
         if response.cost_usd is None and response.usage_known:
-            response = replace(response, cost_usd=self.prices.cost(response.model, response.usage))
+            quote = self.prices.quote(
+                response.model,
+                response.usage,
+                provider=spec.kind if spec is not None else None,
+                price=provider_price(spec) if spec is not None else None,
+            )
+            response = replace(response, cost_usd=quote.cost_usd, price_source=quote.source)
+        elif response.cost_usd is not None and response.price_source is None:
+            response = replace(response, price_source="reported by the application")
         if not response.replayed:
             self.add_spend(response.cost_usd)
         return response

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from . import hookspecs
-from .options import add_options, read_settings
+from .options import add_options, read_settings, refuse_space_form
 from .state import RESULT_PROPERTY, STATE_KEY, LlmopsState
 
 if TYPE_CHECKING:
@@ -39,6 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
+    refuse_space_form(config)  # before anything is read: the rootdir and ini file may be wrong
     settings = read_settings(config)
     state = LlmopsState(config=config, settings=settings)
     if settings.prices is not None:
@@ -49,6 +50,10 @@ def pytest_configure(config: pytest.Config) -> None:
     from .results import ResultCollector  # deferred with the engine (see the module docstring)
 
     config.pluginmanager.register(ResultCollector(state), "llmops-results")
+    if settings.estimate:
+        from .estimate import DryRun  # deferred: only for --llmops-estimate
+
+        config.pluginmanager.register(DryRun(state), "llmops-estimate")
     if (
         settings.lock_file.is_file()
         or settings.lock_required
@@ -123,7 +128,8 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     """Start a prefetcher for the cases of this run (or of this xdist worker) while recording."""
     state = session.config.stash.get(STATE_KEY, None)
     prefetcher = None
-    if state is not None and state.started and not session.config.option.collectonly:
+    dry_run = state is not None and state.settings.estimate
+    if state is not None and state.started and not dry_run and not session.config.option.collectonly:
         from .concurrency import start_prefetcher
 
         prefetcher = start_prefetcher(session, state)

@@ -1,8 +1,10 @@
 """The results collector: case results from test reports, then gates, reports and the summary.
 
 ``pytest_runtest_logreport`` runs on the controller for every worker's report too, so totals
-under xdist equal a serial run's. Gates and reports act once, on the controller, after the last
-report (like pytest-cov's ``--cov-fail-under``); workers only collect.
+under xdist equal a serial run's. A case reported again (pytest-rerunfailures' ``--reruns``) counts
+once, with its last attempt; the earlier attempts are kept apart (``state.reruns``). Gates and
+reports act once, on the controller, after the last report (like pytest-cov's
+``--cov-fail-under``); workers only collect.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import pytest
 
 from ..errors import ReportError
 from ..report.junit import JUNIT_PREFIX, junit_properties
-from .state import RESULT_PROPERTY, LlmopsState
+from .state import JUDGE_CHECK_PROPERTY, RESULT_PROPERTY, LlmopsState
 
 if TYPE_CHECKING:
     from ..gates.evaluation import Evaluation
@@ -32,19 +34,22 @@ def keep_result_out_of_junit(item: pytest.Item, report: pytest.TestReport) -> No
     later; so the item keeps only the simple ``llmops_*`` values, and the XML stays readable.
     """
     data = None
+    ours = []
     for name, value in item.user_properties:
-        if name == RESULT_PROPERTY and isinstance(value, dict):
-            data = value
-    if data is None:
+        if name in (RESULT_PROPERTY, JUDGE_CHECK_PROPERTY) and isinstance(value, dict):
+            ours.append((name, value))
+            if name == RESULT_PROPERTY:
+                data = value
+    if not ours:
         return
-    simple = junit_properties(data)
+    simple = junit_properties(data) if data is not None else []
     others = [
         (n, v)
         for n, v in item.user_properties
-        if n != RESULT_PROPERTY and not str(n).startswith(JUNIT_PREFIX)
+        if n not in (RESULT_PROPERTY, JUDGE_CHECK_PROPERTY) and not str(n).startswith(JUNIT_PREFIX)
     ]
     item.user_properties[:] = [*others, *simple]
-    report.user_properties = [*others, *simple, (RESULT_PROPERTY, data)]
+    report.user_properties = [*others, *simple, *ours]
 
 
 class ResultCollector:
@@ -63,6 +68,7 @@ class ResultCollector:
             except ReportError as exc:
                 raise pytest.UsageError(str(exc)) from None
         self.evaluation: Evaluation | None = None
+        self._positions: dict[str, int] = {}  # nodeid -> index in state.results
         self.written: list[str] = []
         self.write_problems: list[str] = []
 
@@ -82,23 +88,53 @@ class ResultCollector:
             if name == RESULT_PROPERTY and isinstance(value, dict):
                 from ..results import CaseResult  # with the first case, not at start-up
 
-                self.state.results.append(CaseResult.from_dict(value))
+                self._add(CaseResult.from_dict(value))
+            elif name == JUDGE_CHECK_PROPERTY and isinstance(value, dict):
+                from ..results import JudgeCheckResult
+
+                check = JudgeCheckResult.from_dict(value)
+                # A judge check pytest ran again counts once: its last attempt.
+                self.state.judge_checks[:] = [
+                    c for c in self.state.judge_checks if c.nodeid != check.nodeid
+                ]
+                self.state.judge_checks.append(check)
+
+    def _add(self, result: CaseResult) -> None:
+        """One result per case id: a later attempt replaces an earlier one, which is kept apart."""
+        position = self._positions.get(result.nodeid)
+        if position is None:
+            self._positions[result.nodeid] = len(self.state.results)
+            self.state.results.append(result)
+        else:
+            self.state.reruns.append(self.state.results[position])
+            self.state.results[position] = result
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # A plain impl runs before the terminal reporter's wrapper prints the summary.
-        if self.is_worker or not self.state.results:
+        if self.is_worker or not (self.state.results or self.state.judge_checks):
             return  # a run without LLM cases stays silent: no summary, no files
         from ..gates.evaluation import evaluate
         from ..report.write import write_reports
 
-        self.evaluation = evaluate(self.state.results, self.settings, self.baseline)
+        self.evaluation = evaluate(
+            self.state.results,
+            self.settings,
+            self.baseline,
+            self.state.reruns,
+            judge_checks=self.state.judge_checks,
+        )
+        # The cases' own verdict, before the gates: `python -m pytest_llmops merge` combines
+        # shards with it, so a merged run exits as a single run would.
+        run = {"tests_exit_status": int(session.exitstatus)}
         if self.evaluation.breached and session.exitstatus == pytest.ExitCode.OK:
             # Documented: a breached gate fails the run like a failed test, exit status 1.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         review = session.config.pluginmanager.get_plugin("llmops-review")
         diffs = review.review() if review is not None else None
-        self.written, self.write_problems = write_reports(self.evaluation, self.settings, prompt_diffs=diffs)
+        self.written, self.write_problems = write_reports(
+            self.evaluation, self.settings, prompt_diffs=diffs, run=run
+        )
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.evaluation is None:

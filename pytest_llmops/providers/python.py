@@ -34,7 +34,7 @@ from ..recording.transport import Exchange
 from ..results import LLMResponse, Usage
 from ..spec.schema import ProviderSpec
 from ..spec.validation import suggest
-from . import anthropic, openai
+from . import anthropic, bedrock, google, ollama, openai, responses
 
 __all__ = ["AppResponse", "PythonProvider"]
 
@@ -114,8 +114,9 @@ class PythonProvider:
         return self.spec.display
 
     def read_recorded(self, body: bytes) -> LLMResponse | None:
-        """An application's recorded calls are OpenAI's or Anthropic's: ask both readers."""
-        return openai.read_recorded(body) or anthropic.read_recorded(body)
+        """An application's recorded calls may be in any API's format: ask each reader."""
+        readers = (openai, anthropic, responses, google, bedrock, ollama)
+        return next((r for reader in readers if (r := reader.read_recorded(body)) is not None), None)
 
     def complete(self, prompt: RenderedPrompt, client: httpx.Client) -> LLMResponse:
         transport = client._transport  # the case's cassette transport

@@ -180,9 +180,15 @@ class Scrubber:
 
     # -- requests ---------------------------------------------------------------------------------
     def request(
-        self, method: str, url: str, body: Any, headers: Iterable[tuple[str, Any]]
+        self,
+        method: str,
+        url: str,
+        body: Any,
+        headers: Iterable[tuple[str, Any]],
+        *,
+        secret_params: Iterable[str] = (),
     ) -> StoredRequest:
-        """The request as it is stored and matched."""
+        """The request as it is stored and matched; ``secret_params`` are redacted by name too."""
         secrets = usable_secrets(self.secrets())
         kept: dict[str, str] = {}
         for name, value in headers:
@@ -196,14 +202,15 @@ class Scrubber:
             elif lowered in KEPT_REQUEST_HEADERS:
                 kept[lowered] = _replace(str(value), secrets)
         stored_body, parsed = self._body(body, kept.get("content-type", ""), secrets)
-        return StoredRequest(method.upper(), _replace(self._url(url), secrets), stored_body, kept, parsed)
+        stored_url = _replace(self._url(url, frozenset(secret_params)), secrets)
+        return StoredRequest(method.upper(), stored_url, stored_body, kept, parsed)
 
-    def _url(self, url: str) -> str:
+    def _url(self, url: str, secret_params: frozenset[str] = frozenset()) -> str:
         parts = urlsplit(url)
         if not parts.query:
             return url
         query = [
-            (k, REDACTED if self._secret_param(k) else v)
+            (k, REDACTED if self._secret_param(k) or k in secret_params else v)
             for k, v in parse_qsl(parts.query, keep_blank_values=True)
         ]
         return urlunsplit(parts._replace(query=urlencode(query)))

@@ -29,6 +29,7 @@ from .scrub import Scrubber, StoredRequest
 __all__ = [
     "DEADLINE",
     "EXTENSION",
+    "SECRET_PARAMS",
     "CaseClient",
     "CassetteTransport",
     "Exchange",
@@ -39,6 +40,10 @@ __all__ = [
 EXTENSION = "llmops"
 #: ``request.extensions`` key: a ``time.monotonic()`` by which the whole response must be read.
 DEADLINE = "llmops_deadline"
+#: ``request.extensions`` key: names of query parameters whose values are secrets (a provider's
+#: ``query`` values read from the environment); stored and matched as ``REDACTED``, so a replay
+#: without the variable matches the recording made with it.
+SECRET_PARAMS = "llmops_secret_params"
 
 LiveTransportFactory = Callable[[], httpx.BaseTransport]
 
@@ -152,9 +157,11 @@ class CassetteTransport(httpx.BaseTransport):
         return sum(1 for e in self.exchanges if not e.replayed)
 
     # -- shared by every client -------------------------------------------------------------------
-    def stored_request(self, method: str, url: str, body: Any, headers: Any) -> StoredRequest:
+    def stored_request(
+        self, method: str, url: str, body: Any, headers: Any, secret_params: Iterable[str] = ()
+    ) -> StoredRequest:
         """The scrubbed form a request is stored and matched in."""
-        return self.scrubber.request(method, url, body, headers)
+        return self.scrubber.request(method, url, body, headers, secret_params=secret_params)
 
     def replay(self, stored: StoredRequest, *, client: str = "httpx") -> dict[str, Any] | None:
         """The recorded response, or None when the call may go live; raises when it may not."""
@@ -162,26 +169,37 @@ class CassetteTransport(httpx.BaseTransport):
         if cassette is None:
             return None
         if cassette.may_replay:
-            response = cassette.play(stored)
+            response = self._play(cassette, stored, client)
             if response is not None:
-                body = response["body"].get("string") or b""
-                facts = dict(response.get("llmops") or {})
-                self._journal(
-                    Exchange(
-                        True,
-                        facts,
-                        body.encode("utf-8") if isinstance(body, str) else body,
-                        response["status"]["code"],
-                        client,
-                    )
-                )
                 return response
         if not cassette.may_record:
             raise cassette.miss(stored)
         return None
 
+    def _play(self, cassette: CaseCassette, stored: StoredRequest, client: str) -> dict[str, Any] | None:
+        """The first unplayed recording of ``stored``, journalled as replayed; None: there is none."""
+        response = cassette.play(stored)
+        if response is not None:
+            body = response["body"].get("string") or b""
+            facts = dict(response.get("llmops") or {})
+            self._journal(
+                Exchange(
+                    True,
+                    facts,
+                    body.encode("utf-8") if isinstance(body, str) else body,
+                    response["status"]["code"],
+                    client,
+                )
+            )
+        return response
+
     def replay_direct(
-        self, method: str, url: str, content: bytes, headers: list[tuple[str, str]]
+        self,
+        method: str,
+        url: str,
+        content: bytes,
+        headers: list[tuple[str, str]],
+        secret_params: Iterable[str] = (),
     ) -> httpx.Response | None:
         """The recorded response to a request the case's own client is about to send, or None.
 
@@ -191,17 +209,10 @@ class CassetteTransport(httpx.BaseTransport):
         cassette = self.cassette
         if cassette is None or not cassette.may_replay or not cassette.recordings:
             return None
-        stored = self.stored_request(method, url, content, headers)
-        response = cassette.play(stored)
+        stored = self.stored_request(method, url, content, headers, secret_params)
+        response = self._play(cassette, stored, "httpx")
         if response is None:
             return None
-        body = response["body"].get("string") or b""
-        facts = dict(response.get("llmops") or {})
-        self._journal(
-            Exchange(
-                True, facts, body.encode("utf-8") if isinstance(body, str) else body, response["status"]["code"]
-            )
-        )
         replayed = _replayed_response(response, None)
         replayed._request_args = (method, url, content, headers)  # type: ignore[attr-defined]
         return replayed
@@ -232,7 +243,11 @@ class CassetteTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
         stored_request = self.stored_request(
-            request.method, str(request.url), body, request.headers.multi_items()
+            request.method,
+            str(request.url),
+            body,
+            request.headers.multi_items(),
+            request.extensions.get(SECRET_PARAMS) or (),
         )
         stored = self.replay(stored_request)
         if stored is not None:
@@ -367,9 +382,16 @@ class CaseClient(httpx.Client):
             and _PLAIN_URL.fullmatch(url)
             and not _DOT_SEGMENT.search(url, url.index("//") + 2)
             and kwargs.get("auth", httpx.USE_CLIENT_DEFAULT) is httpx.USE_CLIENT_DEFAULT
+            and not kwargs.get("follow_redirects")  # a recorded redirect is httpx's to follow
+            and not self.follow_redirects
         ):
+            extensions = kwargs.get("extensions") or {}
             replayed = self.cassette_transport.replay_direct(
-                method.upper(), url, content, self._header_items(headers)
+                method.upper(),
+                url,
+                content,
+                self._header_items(headers),
+                extensions.get(SECRET_PARAMS) or (),
             )
             if replayed is not None:
                 return replayed
