@@ -242,10 +242,8 @@ class Session:
         if shown is None:
             shown = str(path)
             if self.rootdir is not None:
-                try:
+                with contextlib.suppress(ValueError):
                     shown = path.relative_to(self.rootdir).as_posix()
-                except ValueError:
-                    pass
             if len(self._shown) < 4096:  # the suites' paths, asked for by each of their cases
                 self._shown[path] = shown
         return shown

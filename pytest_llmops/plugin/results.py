@@ -94,9 +94,7 @@ class ResultCollector:
 
                 check = JudgeCheckResult.from_dict(value)
                 # A judge check pytest ran again counts once: its last attempt.
-                self.state.judge_checks[:] = [
-                    c for c in self.state.judge_checks if c.nodeid != check.nodeid
-                ]
+                self.state.judge_checks[:] = [c for c in self.state.judge_checks if c.nodeid != check.nodeid]
                 self.state.judge_checks.append(check)
 
     def _add(self, result: CaseResult) -> None:

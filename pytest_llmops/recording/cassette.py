@@ -22,6 +22,7 @@ explain a miss.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import functools
 import hashlib
@@ -131,10 +132,8 @@ def _response(response: dict[str, Any]) -> dict[str, Any]:
     """A checked ``response:`` mapping with its body as bytes (vcrpy's ``convert_to_bytes``)."""
     body = response["body"]
     if isinstance(body.get("string"), str):
-        try:
+        with contextlib.suppress(UnicodeEncodeError):
             body["string"] = body["string"].encode("utf-8")
-        except UnicodeEncodeError:
-            pass
     return response
 
 

@@ -35,8 +35,8 @@ __all__ = [
     "DROPPED_RESPONSE_HEADERS",
     "KEPT_REQUEST_HEADERS",
     "SECRET_QUERY_PARAMS",
-    "Redaction",
     "UNPARSED",
+    "Redaction",
     "Scrubber",
     "StoredRequest",
 ]

@@ -83,7 +83,7 @@ class _ReplayedResponse(httpx.Response):
 
     _request_args: tuple[str, str, bytes, list[tuple[str, str]]] | None = None
 
-    @property  # type: ignore[override]
+    @property
     def request(self) -> httpx.Request:
         if self._request is None and self._request_args is not None:
             method, url, content, headers = self._request_args
@@ -355,9 +355,9 @@ class CaseClient(httpx.Client):
         if headers is None or type(headers) is dict:
             # Later items win in the scrubber (names compared lower-cased), as in httpx's merge.
             return [*self.headers.multi_items(), *(headers or {}).items()]
-        return self._merge_headers(headers).multi_items()
+        return httpx.Headers(self._merge_headers(headers)).multi_items()
 
-    def request(  # type: ignore[override]
+    def request(
         self,
         method: str,
         url: httpx.URL | str,
