@@ -357,6 +357,10 @@ class CaseClient(httpx.Client):
             return [*self.headers.multi_items(), *(headers or {}).items()]
         return httpx.Headers(self._merge_headers(headers)).multi_items()
 
+    def _no_redirects(self, follow: Any) -> bool:
+        """Whether this call leaves redirects alone (a recorded redirect is httpx's to follow)."""
+        return follow is False or (follow is httpx.USE_CLIENT_DEFAULT and not self.follow_redirects)
+
     def request(
         self,
         method: str,
@@ -382,8 +386,7 @@ class CaseClient(httpx.Client):
             and _PLAIN_URL.fullmatch(url)
             and not _DOT_SEGMENT.search(url, url.index("//") + 2)
             and kwargs.get("auth", httpx.USE_CLIENT_DEFAULT) is httpx.USE_CLIENT_DEFAULT
-            and not kwargs.get("follow_redirects")  # a recorded redirect is httpx's to follow
-            and not self.follow_redirects
+            and self._no_redirects(kwargs.get("follow_redirects", httpx.USE_CLIENT_DEFAULT))
         ):
             extensions = kwargs.get("extensions") or {}
             replayed = self.cassette_transport.replay_direct(
