@@ -193,6 +193,7 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--large", type=int, default=20_000, help="cases of the slope's large run")
     parser.add_argument("--xdist-cases", type=int, default=5000)
+    parser.add_argument("--large-repeats", type=int, help="runs per figure at --large (default --repeats)")
     parser.add_argument("--dev-python", help="also replay 1,000 with this interpreter (its plugins)")
     parser.add_argument("--promptfoo", type=Path, help="folder where promptfoo@0.121.20 is installed")
     parser.add_argument("--write", action="store_true", help="rewrite the section of benchmarks/RESULTS.md")
@@ -217,6 +218,8 @@ def main() -> int:
             record, _ = run(pytest_cmd(python, "--llmops-record-mode=all"), recorded)
             bare1000 = write_trivial(work / "bare1000", 1000)
             replay_t = bare_t = 0.0
+            large_repeats = args.large_repeats or args.repeats
+            serial_at: dict[int, float] = {}  # the slope's large replay is xdist's serial reference
             if only & {"replay", "slope", "record"}:
                 replay_t = median_time(pytest_cmd(python), recorded, args.repeats)
                 bare_t = median_time(pytest_cmd(python), bare1000, args.repeats)
@@ -263,12 +266,13 @@ def main() -> int:
                 copy_cassettes(recorded, big, n)
                 bare_big = write_trivial(work / f"bare{n}", n)
                 times, peaks = [], []
-                for _ in range(args.repeats):
+                for _ in range(large_repeats):
                     elapsed, out = run(pytest_cmd(python), big)
                     times.append(elapsed)
                     peaks.append(peak_mb(out))
                 big_t = statistics.median(times)
-                bare_runs = [run(pytest_cmd(python), bare_big) for _ in range(args.repeats)]
+                serial_at[n] = big_t
+                bare_runs = [run(pytest_cmd(python), bare_big) for _ in range(large_repeats)]
                 bare_big_t = statistics.median(t for t, _ in bare_runs)
                 ours = (big_t - replay_t) / (n - 1000) * 1000
                 theirs = (bare_big_t - bare_t) / (n - 1000) * 1000
@@ -295,10 +299,11 @@ def main() -> int:
                 )
             if "xdist" in only:
                 n = args.xdist_cases
-                suite = write_suite(work / f"x{n}", n, server.base_url)
-                copy_cassettes(recorded, suite, n)
-                serial = median_time(pytest_cmd(python), suite, args.repeats)
-                parallel = median_time(pytest_cmd(python, "-n", "2"), suite, args.repeats)
+                suite = work / f"r{n}"
+                if not suite.exists():
+                    copy_cassettes(recorded, write_suite(suite, n, server.base_url), n)
+                serial = serial_at.get(n) or median_time(pytest_cmd(python), suite, large_repeats)
+                parallel = median_time(pytest_cmd(python, "-n", "2"), suite, large_repeats)
                 speedup = serial / parallel
                 row(
                     f"replay {n:,} with -n 2",
@@ -429,7 +434,8 @@ def render(rows: list[tuple[str, ...]], args: argparse.Namespace, loads: list[st
     command = " ".join([shown, "benchmarks/bench.py", *sys.argv[1:]])
     lines = [
         f"Measured {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC by `{command}`",
-        f"({took / 60:.0f} min); medians of {args.repeats} fresh processes per figure.",
+        f"({took / 60:.0f} min); medians of {args.repeats} fresh processes per figure"
+        f" ({args.large_repeats or args.repeats} at {args.large:,} and {args.xdist_cases:,} cases).",
         "",
         f"- machine: {platform.platform()}, {os.cpu_count()} CPUs, Python {platform.python_version()}, "
         f"pytest {pytest.__version__}",
