@@ -20,7 +20,7 @@ from pytest_llmops.report.html import pack_report
 from pytest_llmops.report.json import report_schema
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .helpers import is_judge, judge_kind, judged_output, write
+from .helpers import add_ini, is_judge, judge_kind, judged_output, write
 
 
 def labelling_judge(body: Any) -> str:
@@ -214,3 +214,24 @@ def test_a_malformed_judge_check_is_a_collection_error(
     result = pytester.runpytest("--collect-only")
     assert result.ret != 0
     assert message in result.stdout.str()
+
+
+def test_a_judge_check_pytest_ran_again_counts_once(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer
+) -> None:
+    llmops_server.fail(500, match=is_judge, times=1)  # the first attempt errors; its rerun is judged
+    llmops_server.reply(labelling_judge, match=is_judge)
+    add_ini(pytester, "llmops_max_retries = 0")
+    judge = f"provider: openai:gpt-4o-mini\njudge:\n  id: openai:gpt-4o-mini\n  base_url: {llmops_server.base_url}\n"
+    checks = (
+        "judge_checks:\n  - name: polite\n    assert: {type: llm-rubric, value: Apologises}\n"
+        "    output: GOOD - sorry.\n    verdict: pass\n"
+    )
+    write(pytester.path / "test_checks.llmops.yaml", judge + checks)
+    result = pytester.runpytest("--llmops-record-mode=once", "--reruns=1", "--llmops-report=r.json")
+    outcomes = result.parseoutcomes()  # assert_outcomes knows no "rerun"
+    assert (outcomes["passed"], outcomes["rerun"]) == (1, 1)
+    report = json.loads((pytester.path / "r.json").read_text())
+    assert [(c["name"], c["judge_verdict"]) for c in report["judge_checks"]] == [("polite", "pass")]
+    (rubric,) = report["summary"]["judge_agreement"]
+    assert (rubric["checks"], rubric["agreed"], rubric["errors"]) == (1, 1, 0)

@@ -103,12 +103,13 @@ def test_401_without_key_says_the_variable_is_unset(
 
 
 def test_read_timeout(pytester: pytest.Pytester, llmops_server: ScriptedLLMServer) -> None:
+    # The server never answers, so the deadline fires however loaded the machine is; a case that
+    # had to get its answer within 0.5 s would fail on a busy machine.
     llmops_server.fault("hang", times=1)
-    llmops_server.reply("Hello!")
     add_ini(pytester, "llmops_timeout = 0.5", "llmops_max_retries = 0")
-    suite(pytester, f"  id: openai:gpt-4o-mini\n  base_url: {llmops_server.base_url}")
+    suite(pytester, f"  id: openai:gpt-4o-mini\n  base_url: {llmops_server.base_url}", cases=1)
     result = pytester.runpytest("--llmops-record-mode=once")
-    result.assert_outcomes(failed=1, passed=1)
+    result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         ["*timed out after 0.5 s waiting for the response from http://127.0.0.1:*/chat/completions*"]
     )

@@ -10,12 +10,21 @@ from typing import Any
 
 import httpx
 
-from ..errors import ProviderError, ProviderHTTPError, ProviderResponseError
+from ..errors import ProviderHTTPError
 from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import extra_headers, extra_query, merged_params, read_api_key, require_model
-from .http import as_mapping, exchange_latency, json_body, malformed, parse_structured, post
+from .http import (
+    as_mapping,
+    exchange_latency,
+    json_body,
+    malformed,
+    parse_structured,
+    post,
+    read_recorded_body,
+    stream_event_json,
+)
 from .sse import ToolCallParts, iter_sse, streamed_response
 
 __all__ = [
@@ -180,15 +189,8 @@ def parse_message_stream(response: httpx.Response, *, provider: str, url: str, m
     stopped = False
     first_content: int | None = None
     for event in iter_sse(response.content):
-        try:
-            data = json.loads(event.data)
-        except ValueError:
-            raise ProviderResponseError(
-                f"{provider}: {url} sent a stream event that is not JSON: {event.data[:200]!r}",
-                provider=provider,
-                url=url,
-            ) from None
-        if not isinstance(data, Mapping):
+        data = stream_event_json(event.data, provider=provider, url=url)
+        if data is None:
             continue
         kind = data.get("type") or event.event
         if kind == "error":
@@ -244,11 +246,9 @@ def parse_message_stream(response: httpx.Response, *, provider: str, url: str, m
 
 def read_recorded(body: bytes) -> LLMResponse | None:
     """The answer in a recorded Messages body, plain or streamed; None when it is not one."""
-    response = httpx.Response(200, content=body)
-    try:
-        if body.lstrip().startswith(b"{"):
-            data = json.loads(body)
-            return parse_message(data, response, provider="anthropic", url="(recorded)", model="")
-        return parse_message_stream(response, provider="anthropic", url="(recorded)", model="")
-    except (ProviderError, ValueError):
-        return None
+    return read_recorded_body(
+        body,
+        "anthropic",
+        plain=parse_message,
+        stream=parse_message_stream,
+    )

@@ -21,7 +21,16 @@ from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import extra_headers, extra_query, merged_params, read_api_key, require_model
 from .eventstream import iter_messages
-from .http import as_mapping, exchange_latency, json_body, malformed, parse_structured, post
+from .http import (
+    as_mapping,
+    exchange_latency,
+    json_body,
+    malformed,
+    parse_structured,
+    post,
+    read_recorded_body,
+    stream_event_json,
+)
 from .sse import ToolCallParts, first_token_ms
 
 __all__ = [
@@ -261,16 +270,9 @@ def parse_converse_stream(response: httpx.Response, *, provider: str, url: str, 
                 url=url,
                 status=_STREAM_ERRORS.get(name, 500),
             )
-        try:
-            data = json.loads(message.payload)
-        except ValueError:
-            raise ProviderResponseError(
-                f"{provider}: {url} sent a stream event that is not JSON: {message.payload[:200]!r}",
-                provider=provider,
-                url=url,
-            ) from None
+        data = stream_event_json(message.payload, provider=provider, url=url)
         event = message.headers.get(":event-type")
-        if not isinstance(data, Mapping):
+        if data is None:
             continue
         index = data.get("contentBlockIndex")
         if event == "contentBlockStart":
@@ -313,10 +315,9 @@ def parse_converse_stream(response: httpx.Response, *, provider: str, url: str, 
 
 def read_recorded(body: bytes) -> LLMResponse | None:
     """The answer in a recorded Converse body, plain or streamed; None when it is not one."""
-    response = httpx.Response(200, content=body)
-    try:
-        if body.lstrip().startswith(b"{"):
-            return parse_converse(json.loads(body), response, provider="bedrock", url="(recorded)", model="")
-        return parse_converse_stream(response, provider="bedrock", url="(recorded)", model="")
-    except (ProviderError, ValueError):
-        return None
+    return read_recorded_body(
+        body,
+        "bedrock",
+        plain=parse_converse,
+        stream=parse_converse_stream,
+    )

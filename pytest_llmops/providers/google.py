@@ -19,7 +19,16 @@ from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import extra_headers, extra_query, merged_params, read_api_key, require_model
-from .http import as_mapping, exchange_latency, json_body, malformed, parse_structured, post
+from .http import (
+    as_mapping,
+    exchange_latency,
+    json_body,
+    malformed,
+    parse_structured,
+    post,
+    read_recorded_body,
+    stream_event_json,
+)
 from .sse import iter_sse, streamed_response
 
 __all__ = [
@@ -313,15 +322,8 @@ def parse_generate_stream(
     answered_model = model
     first_content: int | None = None
     for event in iter_sse(response.content):
-        try:
-            chunk = json.loads(event.data)
-        except ValueError:
-            raise ProviderResponseError(
-                f"{provider}: {url} sent a stream event that is not JSON: {event.data[:200]!r}",
-                provider=provider,
-                url=url,
-            ) from None
-        if not isinstance(chunk, Mapping):
+        chunk = stream_event_json(event.data, provider=provider, url=url)
+        if chunk is None:
             continue
         error = chunk.get("error")
         if isinstance(error, Mapping):
@@ -365,11 +367,9 @@ def parse_generate_stream(
 
 def read_recorded(body: bytes) -> LLMResponse | None:
     """The answer in a recorded Gemini body, plain or streamed; None when it is not one."""
-    response = httpx.Response(200, content=body)
-    try:
-        if body.lstrip().startswith(b"{"):
-            data = json.loads(body)
-            return parse_generate_content(data, response, provider="google", url="(recorded)", model="")
-        return parse_generate_stream(response, provider="google", url="(recorded)", model="")
-    except (ProviderError, ValueError):
-        return None
+    return read_recorded_body(
+        body,
+        "google",
+        plain=parse_generate_content,
+        stream=parse_generate_stream,
+    )

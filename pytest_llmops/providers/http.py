@@ -9,7 +9,7 @@ from __future__ import annotations
 import email.utils
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from typing import Any
 
@@ -23,6 +23,7 @@ from ..errors import (
     ProviderTimeoutError,
 )
 from ..recording.transport import DEADLINE, EXTENSION, SECRET_PARAMS
+from ..results import LLMResponse
 from .base import read_api_key
 
 __all__ = [
@@ -33,8 +34,10 @@ __all__ = [
     "parse_arguments",
     "parse_structured",
     "post",
+    "read_recorded_body",
     "retry_after",
     "short",
+    "stream_event_json",
 ]
 
 
@@ -192,6 +195,45 @@ def malformed(provider: str, url: str, what: str, body: Any) -> ProviderError:
         provider=provider,
         url=url,
     )
+
+
+def stream_event_json(
+    data: str | bytes, *, provider: str, url: str, what: str = "event"
+) -> Mapping[str, Any] | None:
+    """One stream event's JSON object; None for a JSON value that is not an object (skipped).
+
+    Data that is not JSON at all is an error: a stream that garbles one event garbles the answer.
+    """
+    try:
+        value = json.loads(data)
+    except ValueError:
+        raise ProviderResponseError(
+            f"{provider}: {url} sent a stream {what} that is not JSON: {data[:200]!r}",
+            provider=provider,
+            url=url,
+        ) from None
+    return value if isinstance(value, Mapping) else None
+
+
+def read_recorded_body(
+    body: bytes,
+    provider: str,
+    *,
+    plain: Callable[..., LLMResponse],
+    stream: Callable[..., LLMResponse],
+    is_plain: Callable[[bytes], bool] = lambda body: body.lstrip().startswith(b"{"),
+) -> LLMResponse | None:
+    """The answer in a recorded body, read by a provider's parsers (``plain(data, response, ...)``
+    for one JSON reply, ``stream(response, ...)`` for a stream); None when it is not one.
+
+    The prompt review reads old answers from cassettes with the same parsers that replay them.
+    """
+    response = httpx.Response(200, content=body)
+    try:
+        where = {"provider": provider, "url": "(recorded)", "model": ""}
+        return plain(json.loads(body), response, **where) if is_plain(body) else stream(response, **where)
+    except (ProviderError, ValueError):
+        return None
 
 
 def parse_arguments(text: str) -> dict[str, Any] | None:

@@ -13,12 +13,21 @@ from typing import Any
 
 import httpx
 
-from ..errors import ProviderConnectionError, ProviderError, ProviderHTTPError, ProviderResponseError
+from ..errors import ProviderConnectionError, ProviderError, ProviderHTTPError
 from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import extra_headers, extra_query, merged_params, read_api_key, require_model
-from .http import as_mapping, exchange_latency, json_body, malformed, parse_structured, post
+from .http import (
+    as_mapping,
+    exchange_latency,
+    json_body,
+    malformed,
+    parse_structured,
+    post,
+    read_recorded_body,
+    stream_event_json,
+)
 from .sse import first_token_ms
 
 __all__ = [
@@ -201,15 +210,8 @@ def parse_chat_stream(
     final: Mapping[str, Any] | None = None
     answered_model = model
     for line, end in _json_lines(response.content):
-        try:
-            chunk = json.loads(line)
-        except ValueError:
-            raise ProviderResponseError(
-                f"{provider}: {url} sent a stream line that is not JSON: {line[:200]!r}",
-                provider=provider,
-                url=url,
-            ) from None
-        if not isinstance(chunk, Mapping):
+        chunk = stream_event_json(line, provider=provider, url=url, what="line")
+        if chunk is None:
             continue
         if isinstance(chunk.get("error"), str):
             raise _stream_error(chunk, provider, url)
@@ -250,11 +252,10 @@ def parse_chat_stream(
 
 def read_recorded(body: bytes) -> LLMResponse | None:
     """The answer in a recorded ``/api/chat`` body, one reply or a stream; None when not one."""
-    response = httpx.Response(200, content=body)
-    try:
-        lines = [line for line in body.splitlines() if line.strip()]
-        if len(lines) == 1:
-            return parse_chat(json.loads(lines[0]), response, provider="ollama", url="(recorded)", model="")
-        return parse_chat_stream(response, provider="ollama", url="(recorded)", model="")
-    except (ProviderError, ValueError):
-        return None
+    return read_recorded_body(
+        body,
+        "ollama",
+        plain=parse_chat,
+        stream=parse_chat_stream,
+        is_plain=lambda body: len(body.strip().splitlines()) == 1,
+    )

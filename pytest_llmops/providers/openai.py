@@ -16,7 +16,17 @@ from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import extra_headers, extra_query, merged_params, read_api_key, require_model
-from .http import as_mapping, exchange_latency, json_body, malformed, parse_arguments, parse_structured, post
+from .http import (
+    as_mapping,
+    exchange_latency,
+    json_body,
+    malformed,
+    parse_arguments,
+    parse_structured,
+    post,
+    read_recorded_body,
+    stream_event_json,
+)
 from .sse import ToolCallParts, iter_sse, streamed_response
 
 __all__ = [
@@ -249,15 +259,8 @@ def parse_chat_stream(
         if event.data.strip() == "[DONE]":
             done = True
             break
-        try:
-            chunk = json.loads(event.data)
-        except ValueError:
-            raise ProviderResponseError(
-                f"{provider}: {url} sent a stream event that is not JSON: {event.data[:200]!r}",
-                provider=provider,
-                url=url,
-            ) from None
-        if not isinstance(chunk, Mapping):
+        chunk = stream_event_json(event.data, provider=provider, url=url)
+        if chunk is None:
             continue
         if isinstance(chunk.get("error"), Mapping):
             raise ProviderResponseError(
@@ -307,15 +310,10 @@ def parse_chat_stream(
 
 
 def read_recorded(body: bytes) -> LLMResponse | None:
-    """The answer in a recorded body, plain or streamed; None when it is not a chat completion.
-
-    The prompt review reads old answers from cassettes with the same parsers that replay them.
-    """
-    response = httpx.Response(200, content=body)
-    try:
-        if body.lstrip().startswith(b"{"):
-            data = json.loads(body)
-            return parse_chat_completion(data, response, provider="openai", url="(recorded)", model="")
-        return parse_chat_stream(response, provider="openai", url="(recorded)", model="")
-    except (ProviderError, ValueError):
-        return None
+    """The answer in a recorded body, plain or streamed; None when it is not a chat completion."""
+    return read_recorded_body(
+        body,
+        "openai",
+        plain=parse_chat_completion,
+        stream=parse_chat_stream,
+    )

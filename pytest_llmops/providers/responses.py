@@ -9,12 +9,22 @@ from typing import Any
 
 import httpx
 
-from ..errors import ProviderError, ProviderHTTPError, ProviderResponseError
+from ..errors import ProviderError, ProviderHTTPError
 from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
 from .base import extra_query, merged_params, require_model
-from .http import as_mapping, exchange_latency, json_body, malformed, parse_arguments, parse_structured, post
+from .http import (
+    as_mapping,
+    exchange_latency,
+    json_body,
+    malformed,
+    parse_arguments,
+    parse_structured,
+    post,
+    read_recorded_body,
+    stream_event_json,
+)
 from .openai import OpenAIProvider
 from .sse import iter_sse, streamed_response
 
@@ -186,15 +196,8 @@ def parse_response_stream(
     first_content: int | None = None
     final: Mapping[str, Any] | None = None
     for event in iter_sse(response.content):
-        try:
-            data = json.loads(event.data)
-        except ValueError:
-            raise ProviderResponseError(
-                f"{provider}: {url} sent a stream event that is not JSON: {event.data[:200]!r}",
-                provider=provider,
-                url=url,
-            ) from None
-        if not isinstance(data, Mapping):
+        data = stream_event_json(event.data, provider=provider, url=url)
+        if data is None:
             continue
         kind = data.get("type") or event.event
         if kind == "error":
@@ -239,12 +242,9 @@ def parse_response_stream(
 
 def read_recorded(body: bytes) -> LLMResponse | None:
     """The answer in a recorded Responses body, plain or streamed; None when it is not one."""
-    response = httpx.Response(200, content=body)
-    try:
-        if body.lstrip().startswith(b"{"):
-            return parse_response(
-                json.loads(body), response, provider="openai-responses", url="(recorded)", model=""
-            )
-        return parse_response_stream(response, provider="openai-responses", url="(recorded)", model="")
-    except (ProviderError, ValueError):
-        return None
+    return read_recorded_body(
+        body,
+        "openai-responses",
+        plain=parse_response,
+        stream=parse_response_stream,
+    )
