@@ -13,6 +13,7 @@ every pytest start.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -163,6 +164,17 @@ SETTINGS: tuple[Setting, ...] = (
         "folder",
         "One folder for every cassette (default: cassettes/ beside each suite or test file).",
         section="recording",
+    ),
+    Setting(
+        "llmops_cassette_cache",
+        "bool",
+        "Keep each cassette as parsed in pytest's cache folder (cache_dir, under "
+        "d/llmops-cassettes), keyed by the file's content, so a replay reads it without parsing "
+        "its YAML again; an edited or re-recorded cassette is parsed afresh. false (or -p "
+        "no:cacheprovider) parses every cassette in every run.",
+        default=True,
+        section="recording",
+        option=False,
     ),
     Setting(
         "llmops_allowed_hosts",
@@ -493,7 +505,7 @@ def parse(setting: Setting, raw: Any, source: str, base: Path) -> Any:
     if setting.kind in ("hosts", "names"):
         items = raw if isinstance(raw, (list, tuple)) else str(raw).splitlines()
         entries = [e.strip() for item in items for e in str(item).split(",") if e.strip()]
-        pattern = _HOST if setting.kind == "hosts" else _NAME
+        pattern = _pattern(setting.kind)
         for entry in entries:
             if not pattern.match(entry) or (setting.kind == "hosts" and not _port_ok(entry)):
                 raise bad(f" (got {entry!r})")
@@ -530,11 +542,14 @@ def parse(setting: Setting, raw: Any, source: str, base: Path) -> Any:
     return _number(setting, text, bad)
 
 
-#: ``host``, ``host:port``, ``[::1]:port`` or a bare IPv6 address; never a URL.
-_HOST = re.compile(
-    r"^(?:[A-Za-z0-9_.-]+(?::\d{1,5})?|\[[0-9A-Fa-f:.]+\](?::\d{1,5})?|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+)$"
-)
-_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+@functools.cache  # compiled when a list is first read, not when pytest loads the plugin
+def _pattern(kind: str) -> re.Pattern[str]:
+    if kind == "hosts":
+        #: ``host``, ``host:port``, ``[::1]:port`` or a bare IPv6 address; never a URL.
+        return re.compile(
+            r"^(?:[A-Za-z0-9_.-]+(?::\d{1,5})?|\[[0-9A-Fa-f:.]+\](?::\d{1,5})?|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+)$"
+        )
+    return re.compile(r"^[A-Za-z0-9_.-]+$")
 
 
 def _port_ok(entry: str) -> bool:
@@ -563,6 +578,7 @@ class Settings:
 
     record_mode: str = _default("llmops_record_mode")
     cassette_dir: Path | None = None
+    cassette_cache: bool = _default("llmops_cassette_cache")
     allowed_hosts: tuple[str, ...] = _default("llmops_allowed_hosts")
     redact_headers: tuple[str, ...] = _default("llmops_redact_headers")
     redact_query: tuple[str, ...] = _default("llmops_redact_query")

@@ -671,6 +671,7 @@ BAD_INI: dict[str, list[str] | None] = {
     "llmops_suite_glob": None,  # any text is a glob
     "llmops_prompt_dirs": None,  # paths; a folder without prompts holds none
     "llmops_cassette_dir": ["pytest.ini"],  # an existing file
+    "llmops_cassette_cache": ["sometimes"],
     "llmops_timeout": ["0", "inf", "soon"],
     "llmops_max_retries": ["-1", "2.5"],
     "llmops_retry_backoff": ["slow", "nan"],

@@ -49,15 +49,14 @@ class Channel:
             mode,
             record_command=session.record_command(nodeid),
             secrets=session.secrets,  # asked when saving: keys of providers first used later count
-            rescrub=lambda r: scrubber.request(r.method, r.uri, r.body, r.headers.items()),
+            rescrub=scrubber.request,
+            cache=session.cassette_cache,
         )
         transport = CassetteTransport(cassette, session.live_transport, scrubber=scrubber, nodeid=nodeid)
-        return cls(
-            session, mode, cassette, transport, httpx.Client(transport=transport, timeout=session.timeout)
-        )
+        return cls(session, mode, cassette, transport, session.case_client(transport))
 
     def close(self) -> None:
-        self.client.close()
+        self.session.release_client(self.client)
 
 
 @dataclass(frozen=True, slots=True)

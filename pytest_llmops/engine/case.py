@@ -88,7 +88,7 @@ class CaseRun:
         self.mode = record_mode or session.record_mode
         self.cassette_path = session.cassette_path(source, item_name)
         self.channel = Channel.open(session, self.cassette_path, mode=self.mode, nodeid=nodeid)
-        self._active: contextlib.ExitStack | None = None
+        self._active: list[contextlib.AbstractContextManager[Any]] = []
         self._window: Window | None = None
 
     def __enter__(self) -> CaseRun:
@@ -100,12 +100,28 @@ class CaseRun:
     def activate(self) -> CaseRun:
         """From now until ``close``, the case owns the calls made in its context (and its threads),
         and its record mode's network guard covers everything it runs, not only its calls."""
-        if self._active is None:
-            stack = contextlib.ExitStack()
-            stack.enter_context(routing.patching(self.channel.transport))
-            self._window = stack.enter_context(network_guard(self.mode, fail_on_swallowed=False))
-            self._active = stack
+        if not self._active:
+            patching = routing.patching(self.channel.transport)
+            patching.__enter__()
+            self._active.append(patching)
+            guarded = network_guard(self.mode, fail_on_swallowed=False)
+            try:
+                self._window = guarded.__enter__()
+            except BaseException:
+                self._leave()
+                raise
+            self._active.append(guarded)
         return self
+
+    def _leave(self) -> None:
+        # In reverse, as an ExitStack would (the guard, then the case's routing), each one left
+        # even if the one before it raised.
+        if self._active:
+            context = self._active.pop()
+            try:
+                context.__exit__(None, None, None)
+            finally:
+                self._leave()
 
     def refused(self) -> NetworkRefusedError | None:
         """A connection refused outside the case's calls (by a Python test's own code), if any."""
@@ -160,9 +176,7 @@ class CaseRun:
 
     def close(self) -> None:
         try:
-            if self._active is not None:
-                self._active.close()
-                self._active = None
+            self._leave()
         finally:
             self.channel.close()
 

@@ -24,6 +24,7 @@ from ..recording.interception import OwnedHTTPTransport
 from ..recording.modes import RecordMode
 from ..recording.redaction import SECRET_ENVS, SecretEnvs
 from ..recording.scrub import Redaction, Scrubber
+from ..recording.transport import CaseClient, CassetteTransport
 from ..results import LLMResponse
 from ..spec.schema import AssertionSpec, ProviderSpec
 from .pricing import Price, PriceTable, default_prices, parse_price
@@ -49,6 +50,8 @@ class Session:
 
     record_mode: RecordMode = RecordMode.NONE
     cassette_dir: Path | None = None
+    #: Where parsed cassettes are kept, keyed by their content (``cassette_cache.py``); None: nowhere.
+    cassette_cache: Path | None = None
     timeout: float = 60.0
     prices: PriceTable = field(default_factory=default_prices)
     providers: ProviderRegistry = field(default_factory=default_providers)
@@ -79,23 +82,33 @@ class Session:
     #: What is redacted besides keys: ini ``llmops_redact_*`` and the redaction hook.
     redaction: Redaction = field(default_factory=Redaction)
     _live: httpx.HTTPTransport | None = field(default=None, repr=False)
+    #: Clients of finished cases, handed to the next ones (building an httpx client is not cheap).
+    _clients: list[CaseClient] = field(default_factory=list, repr=False)
     _scrubber: Scrubber | None = field(default=None, repr=False)
     _instances: dict[str, Provider] = field(default_factory=dict, repr=False)
+    #: id(spec) -> (spec, provider): the plans' specs live for the run; asked for on every call.
+    _by_spec: dict[int, tuple[ProviderSpec, Provider]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _budget_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     #: The variables whose values are secrets: shared with the plugin's redaction of reports,
     #: tracebacks and logs, so a provider's ``api_key_env`` counts there as soon as it is known.
     secret_envs: SecretEnvs = field(default_factory=SecretEnvs, repr=False)
+    _shown: dict[Path, str] = field(default_factory=dict, repr=False)
 
     # -- providers and the network ------------------------------------------------------------
     def provider(self, spec: ProviderSpec) -> Provider:
         """One provider instance per distinct spec, for the whole run."""
+        known = self._by_spec.get(id(spec))
+        if known is not None and known[0] is spec:
+            return known[1]
         key = spec.model_dump_json()  # specs hold dicts, so they are not hashable themselves
         with self._lock:
             instance = self._instances.get(key)
             if instance is None:
                 instance = self._instances[key] = self.providers.create(spec)
                 self.learn_secrets(spec)
+            if len(self._by_spec) < 10_000:  # a bound, for specs made per call (the fixture's)
+                self._by_spec[id(spec)] = (spec, instance)
             return instance
 
     def live_transport(self) -> httpx.BaseTransport:
@@ -111,6 +124,24 @@ class Session:
                 # Never rerouted to a cassette, nor seen by another recorder's patches.
                 self._live = OwnedHTTPTransport(retries=0)
             return self._live
+
+    def case_client(self, transport: CassetteTransport) -> CaseClient:
+        """An httpx client over a case's cassette transport."""
+        try:
+            return self._clients.pop().rebind(transport)
+        except IndexError:
+            return CaseClient(transport, timeout=self.timeout)
+
+    def release_client(self, client: httpx.Client) -> None:
+        """A case is done with its client: keep it for the next case (a few, at most)."""
+        if isinstance(client, CaseClient):
+            if not client.in_use:  # released twice: it is already in the pool
+                return
+            client.in_use = False
+            if len(self._clients) < 64:
+                self._clients.append(client)
+                return
+        client.close()
 
     def scrubber(self) -> Scrubber:
         """The scrubbed form of stored requests, for every cassette of the run."""
@@ -218,12 +249,15 @@ class Session:
 
     def display_path(self, path: Path) -> str:
         """A path relative to rootdir, as reports show it."""
-        if self.rootdir is not None:
-            try:
-                return path.relative_to(self.rootdir).as_posix()
-            except ValueError:
-                pass
-        return str(path)
+        shown = self._shown.get(path)
+        if shown is None:
+            shown = str(path)
+            if self.rootdir is not None:
+                with contextlib.suppress(ValueError):
+                    shown = path.relative_to(self.rootdir).as_posix()
+            if len(self._shown) < 4096:  # the suites' paths, asked for by each of their cases
+                self._shown[path] = shown
+        return shown
 
     @staticmethod
     def record_command(nodeid: str, mode: RecordMode = RecordMode.ONCE) -> str:
@@ -232,6 +266,8 @@ class Session:
         return f"pytest {quoted} --llmops-record-mode={mode.value}"
 
     def close(self) -> None:
+        while self._clients:
+            self._clients.pop().close()
         if self._live is not None:
             self._live.close()
             self._live = None

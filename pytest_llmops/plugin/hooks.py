@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from ..results import Outcome
 from . import hookspecs
 from .options import add_options, read_settings, refuse_space_form
 from .state import RESULT_PROPERTY, STATE_KEY, LlmopsState
@@ -77,6 +76,32 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         state.close()
 
 
+#: Endings of the files whose cassettes live in ``cassettes/<stem>/`` (``recording.cassette``).
+_SOURCE_SUFFIXES = (".llmops.yaml", ".llmops.yml", ".yaml", ".yml", ".py")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    """pytest never walks a cassette folder: one file per case, none of them a test.
+
+    ``cassettes/<stem>/`` beside a suite or test file named ``<stem>``, and the folder of
+    ``llmops_cassette_dir``: walking them would cost a hook call per recording, and a
+    cassette whose name matches a suite glob would be collected as a suite.
+    """
+    state = config.stash.get(STATE_KEY, None)
+    if state is None:
+        return None
+    parent = collection_path.parent
+    if parent.name == "cassettes":
+        beside = parent.parent
+        stem = collection_path.name
+        if any((beside / (stem + suffix)).is_file() for suffix in _SOURCE_SUFFIXES):
+            return True
+    cassette_dir = state.settings.cassette_dir
+    if cassette_dir is not None and collection_path == cassette_dir:
+        return True
+    return None
+
+
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
     state = parent.config.stash.get(STATE_KEY, None)
     if state is None:
@@ -96,7 +121,7 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
             if (
                 name == RESULT_PROPERTY
                 and isinstance(value, dict)
-                and value.get("outcome") == Outcome.UNSCORED
+                and value.get("outcome") == "unscored"  # Outcome.UNSCORED, without importing results
             ):
                 return "unscored", "U", ("UNSCORED", {"yellow": True})
     return None

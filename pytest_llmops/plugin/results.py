@@ -16,11 +16,11 @@ import pytest
 
 from ..errors import ReportError
 from ..report.junit import JUNIT_PREFIX, junit_properties
-from ..results import CaseResult, JudgeCheckResult
 from .state import JUDGE_CHECK_PROPERTY, RESULT_PROPERTY, LlmopsState
 
 if TYPE_CHECKING:
     from ..gates.evaluation import Evaluation
+    from ..results import CaseResult
 
 __all__ = ["ResultCollector"]
 
@@ -86,8 +86,12 @@ class ResultCollector:
             return
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY and isinstance(value, dict):
+                from ..results import CaseResult  # with the first case, not at start-up
+
                 self._add(CaseResult.from_dict(value))
             elif name == JUDGE_CHECK_PROPERTY and isinstance(value, dict):
+                from ..results import JudgeCheckResult
+
                 check = JudgeCheckResult.from_dict(value)
                 # A judge check pytest ran again counts once: its last attempt.
                 self.state.judge_checks[:] = [c for c in self.state.judge_checks if c.nodeid != check.nodeid]

@@ -8,6 +8,7 @@ after the first suite still registers what later suites use.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,7 +26,7 @@ from ..recording.scrub import Redaction
 from ..settings import Settings
 from ..spec.schema import ProviderSpec
 
-__all__ = ["build_session", "load_prices", "redaction", "worker_budget"]
+__all__ = ["build_session", "cassette_cache", "load_prices", "redaction", "worker_budget"]
 
 
 def worker_budget(config: pytest.Config, budget: float | None) -> float | None:
@@ -89,6 +90,17 @@ def redaction(config: pytest.Config, settings: Settings) -> Redaction:
     return wanted
 
 
+def cassette_cache(config: pytest.Config, settings: Settings) -> Path | None:
+    """pytest's cache folder for parsed cassettes, unless turned off (or pytest's cache is)."""
+    cache = getattr(config, "cache", None)
+    if not settings.cassette_cache or cache is None:
+        return None
+    try:
+        return Path(cache.mkdir("llmops-cassettes"))
+    except OSError:  # a read-only checkout: every cassette is parsed, as without the cache
+        return None
+
+
 def build_session(
     config: pytest.Config,
     settings: Settings,
@@ -99,6 +111,7 @@ def build_session(
     session = Session(
         record_mode=RecordMode(settings.record_mode),
         cassette_dir=settings.cassette_dir,
+        cassette_cache=cassette_cache(config, settings),
         timeout=settings.timeout,
         prices=prices if prices is not None else load_prices(settings),
         providers=_providers(config),

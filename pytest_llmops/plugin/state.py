@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..recording.redaction import Redactor, SecretEnvs
-from ..settings import Settings
 
 if TYPE_CHECKING:
     from ..engine.concurrency import AdaptiveLimit, Prefetcher
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from ..engine.session import Session
     from ..prompts.registry import Prompt, PromptRegistry
     from ..results import CaseResult, JudgeCheckResult
+    from ..settings import Settings
 
 __all__ = ["JUDGE_CHECK_PROPERTY", "RESULT_PROPERTY", "STATE_KEY", "LlmopsState", "state_of"]
 

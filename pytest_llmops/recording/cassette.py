@@ -13,34 +13,42 @@ recording made through one replays through another.
 
 Only successful exchanges that the provider could use are saved (``commit``): a 429 that was
 retried, a 500 or a malformed body never reaches the file. The files are ordinary vcrpy
-cassettes, read and written with vcrpy's request type, matchers and serializer.
+cassettes, written with vcrpy's serializer. A replay does not import vcrpy: the file is read
+with vcrpy's own YAML loader (``cassette_cache.py``, which can keep what it read in pytest's
+cache, keyed by the file's content) and a request finds its recording by one key that stands
+for vcrpy's matchers (``matching.py``); vcrpy's matchers decide where that key cannot, and
+explain a miss.
 """
 
 from __future__ import annotations
 
+import contextlib
 import difflib
+import functools
 import hashlib
 import json
 import math
+import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
-from vcr import matchers as vcr_matchers
-from vcr.request import Request as VcrRequest
-from vcr.serialize import deserialize as vcr_deserialize
-from vcr.serialize import serialize as vcr_serialize
-from vcr.serializers import yamlserializer
 
 from ..errors import CassetteCorruptError, CassetteError, CassetteMismatchError, CassetteMissingError
 from ..fileio import atomic_write_text
+from .cassette_cache import load_cassette_document
+from .matching import RecordingIndex
 from .modes import RecordMode
 from .redaction import redact_text
+from .scrub import StoredRequest
 
 __all__ = ["CaseCassette", "cassette_file_name", "cassette_path", "source_stem"]
 
-MATCHERS = (vcr_matchers.method, vcr_matchers.path, vcr_matchers.query, vcr_matchers.body)
+#: vcrpy's matchers that requests match on (by name in ``vcr.matchers``).
+MATCHERS = ("method", "path", "query", "body")
+#: Rebuilds a stored request in the run's scrubbed form: (method, uri, body, header items).
+Rescrub = Callable[[str, str, Any, Iterable[tuple[str, Any]]], StoredRequest]
 #: Endings stripped from a suite or test file's name to name its cassette folder.
 _SOURCE_SUFFIXES = (".llmops.yaml", ".llmops.yml", ".yaml", ".yml", ".py")
 
@@ -60,6 +68,11 @@ def cassette_path(source: Path, item_name: str, *, cassette_dir: Path | None, ro
     ``llmops_cassette_dir`` every suite shares one folder, so the suite's folder relative to
     rootdir is kept in the path: two suites of one name in two folders never share a cassette.
     """
+    return _cassette_folder(source, cassette_dir, rootdir) / cassette_file_name(item_name)
+
+
+@functools.lru_cache(maxsize=1024)  # one per suite or test file: asked for by every case
+def _cassette_folder(source: Path, cassette_dir: Path | None, rootdir: Path | None) -> Path:
     if cassette_dir is None:
         base = source.parent / "cassettes"
     else:
@@ -69,12 +82,16 @@ def cassette_path(source: Path, item_name: str, *, cassette_dir: Path | None, ro
                 base = base / source.parent.resolve().relative_to(rootdir.resolve())
             except ValueError:  # a suite outside rootdir: its absolute folder, made relative
                 base = base / "_outside" / hashlib.sha256(str(source.parent).encode()).hexdigest()[:12]
-    return base / source_stem(source) / cassette_file_name(item_name)
+    return base / source_stem(source)
+
+
+#: Characters a cassette's file name keeps (``\\w`` is ``str.isalnum()`` and ``_``); others become ``_``.
+_UNSAFE = re.compile(r"[^\w.\-@\[\]+=,]")
 
 
 def cassette_file_name(item_name: str) -> str:
     """A portable file name for an item name such as ``refund[support@2.1.0-openai:gpt-4o]``."""
-    safe = "".join(c if c.isalnum() or c in "._-@[]+=," else "_" for c in item_name)
+    safe = _UNSAFE.sub("_", item_name)
     if len(safe) > 150:  # stay well under common file-name limits; keep it unique with a hash
         digest = hashlib.sha256(item_name.encode()).hexdigest()[:12]
         safe = f"{safe[:130]}-{digest}"
@@ -90,14 +107,35 @@ def _pretty_body(body: Any) -> list[str]:
         return str(body).splitlines()
 
 
-class _Parsed:
-    """Hands vcrpy's ``deserialize`` a document that is already parsed and checked."""
+def _vcr_match(request: StoredRequest, stored: StoredRequest) -> bool:
+    """vcrpy's own verdict (imports vcrpy): where the key cannot decide, and to explain a miss."""
+    from vcr import matchers
 
-    def __init__(self, data: Any) -> None:
-        self.data = data
+    chosen = [getattr(matchers, name) for name in MATCHERS]
+    return bool(matchers.requests_match(request.to_vcr(), stored.to_vcr(), chosen))
 
-    def deserialize(self, _text: str) -> Any:
-        return self.data
+
+def _stored_request(request: dict[str, Any], rescrub: Rescrub | None) -> StoredRequest:
+    """A checked ``request:`` mapping as vcrpy's ``Request._from_dict`` reads it, then scrubbed."""
+    if "body" not in request:
+        raise TypeError("Request.__init__() missing 1 required positional argument: 'body'")
+    body = request["body"]
+    if isinstance(body, str):
+        body = body.encode("utf-8")
+    # vcrpy keeps the first value of a repeated header.
+    headers = [(name, values[0]) for name, values in request["headers"].items() if values]
+    if rescrub is not None:
+        return rescrub(request["method"], request["uri"], body, headers)
+    return StoredRequest(request["method"], request["uri"], body, {n.lower(): v for n, v in headers})
+
+
+def _response(response: dict[str, Any]) -> dict[str, Any]:
+    """A checked ``response:`` mapping with its body as bytes (vcrpy's ``convert_to_bytes``)."""
+    body = response["body"]
+    if isinstance(body.get("string"), str):
+        with contextlib.suppress(UnicodeEncodeError):
+            body["string"] = body["string"].encode("utf-8")
+    return response
 
 
 def _check_cassette(data: Any) -> None:
@@ -167,7 +205,8 @@ class CaseCassette:
         *,
         record_command: str = "",
         secrets: Iterable[str] | Callable[[], Iterable[str]] = (),
-        rescrub: Callable[[VcrRequest], VcrRequest] | None = None,
+        rescrub: Rescrub | None = None,
+        cache: Path | None = None,
     ) -> None:
         self.path = path
         #: Applied to each stored request on load: recorded and current requests are compared
@@ -177,37 +216,62 @@ class CaseCassette:
         self.record_command = record_command
         #: A callable is asked at each save: a provider first used during the case adds its key.
         self._secrets = secrets if callable(secrets) else tuple(secrets)
-        self._recorded: list[tuple[VcrRequest, dict[str, Any]]] = []
+        self._recorded: list[tuple[StoredRequest, dict[str, Any]]] = []
+        self._index = RecordingIndex()
         self._played: set[int] = set()
-        self._pending: list[tuple[VcrRequest, dict[str, Any]]] = []
-        self._committed: list[tuple[VcrRequest, dict[str, Any]]] = []
-        self.existed = path.is_file()
-        if self.existed and mode is not RecordMode.ALL:
-            self._load()
+        self._pending: list[tuple[StoredRequest, dict[str, Any]]] = []
+        self._committed: list[tuple[StoredRequest, dict[str, Any]]] = []
+        if mode is RecordMode.ALL:
+            self.existed = path.is_file()
+        else:
+            self._load(cache)
 
-    def _load(self) -> None:
+    def _corrupt(self, exc: BaseException) -> CassetteCorruptError:
+        return CassetteCorruptError(
+            f"cassette {self.path} cannot be read ({type(exc).__name__}: {exc}). It was edited by "
+            f"hand or written by something else. Delete it and record again:\n    {self.record_command}",
+            path=self.path,
+        )
+
+    def _load(self, cache: Path | None) -> None:
         try:
-            text = self.path.read_text(encoding="utf-8")
+            with open(self.path, "rb") as handle:
+                data = handle.read()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            self.existed = False
+            return
+        except OSError as exc:
+            self.existed = self.path.is_file()
+            if not self.existed:
+                return
+            raise self._corrupt(exc) from None
+        self.existed = True
+        try:
+            text = data.decode("utf-8")
             if not text.strip():
                 self.existed = False
                 return
-            data = yamlserializer.deserialize(text)
-            _check_cassette(data)  # vcrpy trusts the shape; a hand edit must not crash a replay
-            requests, responses, *_ = vcr_deserialize(text, _Parsed(data))
-        except (OSError, UnicodeDecodeError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
-            raise CassetteCorruptError(
-                f"cassette {self.path} cannot be read ({type(exc).__name__}: {exc}). It was edited by "
-                f"hand or written by something else. Delete it and record again:\n    {self.record_command}",
-                path=self.path,
-            ) from None
-        if self._rescrub is not None:
-            requests = [self._rescrub(r) for r in requests]
-        self._recorded = list(zip(requests, responses, strict=False))
+            document = load_cassette_document(data, text, cache)
+            _check_cassette(document)  # vcrpy trusts the shape; a hand edit must not crash a replay
+            recorded = [
+                (_stored_request(i["request"], self._rescrub), _response(i["response"]))
+                for i in document["interactions"]
+            ]
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
+            raise self._corrupt(exc) from None
+        self._recorded = recorded
+        for position, (request, _) in enumerate(recorded):
+            self._index.add(position, request)
 
     # -- what the record mode allows ------------------------------------------------------------
     @property
     def may_replay(self) -> bool:
         return self.mode is not RecordMode.ALL
+
+    @property
+    def recordings(self) -> int:
+        """How many recordings the cassette holds (this run's saved ones included)."""
+        return len(self._recorded)
 
     @property
     def may_record(self) -> bool:
@@ -216,15 +280,24 @@ class CaseCassette:
         return self.mode in (RecordMode.NEW_EPISODES, RecordMode.ALL)
 
     # -- replay ---------------------------------------------------------------------------------
-    def play(self, request: VcrRequest) -> dict[str, Any] | None:
+    def play(self, request: StoredRequest) -> dict[str, Any] | None:
         """The first recording of this request not yet played in this run, if any."""
-        for index, (stored, response) in enumerate(self._recorded):
-            if index not in self._played and vcr_matchers.requests_match(request, stored, MATCHERS):
-                self._played.add(index)
-                return response
-        return None
+        decided, position = self._index.find(request, self._played)
+        if not decided:
+            position = next(
+                (
+                    index
+                    for index, (stored, _) in enumerate(self._recorded)
+                    if index not in self._played and _vcr_match(request, stored)
+                ),
+                None,
+            )
+        if position is None:
+            return None
+        self._played.add(position)
+        return self._recorded[position][1]
 
-    def miss(self, request: VcrRequest) -> CassetteMissingError | CassetteMismatchError:
+    def miss(self, request: StoredRequest) -> CassetteMissingError | CassetteMismatchError:
         """Why a request cannot be replayed, with a diff when the recording went stale."""
         if not self.existed:
             return CassetteMissingError(
@@ -244,7 +317,7 @@ class CaseCassette:
                 f"    {self.record_command.replace('=once', '=new_episodes')}",
                 path=self.path,
             )
-        if all(vcr_matchers.requests_match(request, s, MATCHERS) for s in same_endpoint):
+        if all(_vcr_match(request, s) for s in same_endpoint):
             return CassetteMissingError(
                 f"{self.path} holds {len(same_endpoint)} recording(s) of this request and this run "
                 f"used them all (does the case call more often than when it was recorded?). "
@@ -271,17 +344,17 @@ class CaseCassette:
         )
 
     @staticmethod
-    def _closest(request: VcrRequest, candidates: list[VcrRequest]) -> VcrRequest:
+    def _closest(request: StoredRequest, candidates: list[StoredRequest]) -> StoredRequest:
         current = "\n".join(_pretty_body(request.body))
 
-        def similarity(stored: VcrRequest) -> float:
+        def similarity(stored: StoredRequest) -> float:
             recorded = "\n".join(_pretty_body(stored.body))
             return difflib.SequenceMatcher(None, recorded, current).quick_ratio()
 
         return max(candidates, key=similarity)
 
     # -- recording ------------------------------------------------------------------------------
-    def add_pending(self, request: VcrRequest, response: dict[str, Any]) -> None:
+    def add_pending(self, request: StoredRequest, response: dict[str, Any]) -> None:
         """Hold a live exchange until the provider has accepted its response."""
         self._pending.append((request, response))
 
@@ -300,9 +373,12 @@ class CaseCassette:
             return
         # In `all` mode nothing was loaded, so this is only what this run recorded; a case (or a
         # Python test) that saves twice keeps what its first save wrote.
+        from vcr.serialize import serialize  # recording only: replays never import vcrpy
+        from vcr.serializers import yamlserializer
+
         interactions = [*self._recorded, *self._committed]
-        text = vcr_serialize(
-            {"requests": [r for r, _ in interactions], "responses": [r for _, r in interactions]},
+        text = serialize(
+            {"requests": [r.to_vcr() for r, _ in interactions], "responses": [r for _, r in interactions]},
             yamlserializer,
         )
         secrets = self._secrets() if callable(self._secrets) else self._secrets
@@ -311,6 +387,8 @@ class CaseCassette:
             atomic_write_text(self.path, text)
         except OSError as exc:  # a full disk or a read-only folder fails the case, not the session
             raise CassetteError(f"cannot write cassette {self.path}: {exc}", path=self.path) from None
+        for position, (request, _) in enumerate(self._committed, len(self._recorded)):
+            self._index.add(position, request)
         self._recorded = interactions
         self._committed = []
         # `existed` stays as it was when the case began: in `once` mode a case that recorded

@@ -20,7 +20,6 @@ import asyncio
 import importlib
 from types import ModuleType
 from typing import Any
-from unittest import mock
 
 import httpx
 
@@ -61,6 +60,8 @@ def _from_httpx(module: ModuleType, response: httpx.Response, request: Any) -> A
 
 
 def _patchers(module: ModuleType) -> list[Any]:
+    from unittest import mock  # only when an application's own calls are routed
+
     sync_cls = module.HTTPTransport
     async_cls = module.AsyncHTTPTransport
     previous_sync = sync_cls.handle_request

@@ -27,10 +27,11 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from ..results import CaseResult
+if TYPE_CHECKING:
+    from ..results import CaseResult
 
 __all__ = [
     "MIN_PIECE",
@@ -43,6 +44,7 @@ __all__ = [
     "redact_result",
     "redact_text",
     "redact_value",
+    "usable_secrets",
 ]
 
 REDACTED = "REDACTED"
@@ -168,6 +170,11 @@ def _usable(secrets: Iterable[str]) -> frozenset[str]:
     return frozenset(s for s in secrets if isinstance(s, str) and len(s) >= MIN_SECRET_LENGTH)
 
 
+def usable_secrets(secrets: Iterable[str]) -> frozenset[str]:
+    """The values worth redacting (long enough that replacing them cannot garble a report)."""
+    return _usable(secrets)
+
+
 def redact_text(text: str, secrets: Iterable[str]) -> str:
     """``text`` with every secret, escaped form of one and piece of ``MIN_PIECE`` chars replaced."""
     usable = _usable(secrets)
@@ -202,7 +209,7 @@ def redact_result(result: CaseResult, secrets: Iterable[str]) -> CaseResult:
         return result
     data = result.to_dict()
     cleaned = redact_value(data, usable)
-    return result if cleaned == data else CaseResult.from_dict(cleaned)
+    return result if cleaned == data else type(result).from_dict(cleaned)
 
 
 class Redactor:

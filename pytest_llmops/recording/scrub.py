@@ -1,8 +1,9 @@
 """What a request looks like when it is stored and when it is matched: scrubbed of secrets.
 
 Every client's request (httpx, requests, urllib3, ``http.client``, aiohttp, botocore) becomes
-one vcrpy ``Request`` here, and the SAME scrubbing is applied to the request about to be sent
-and to the one already on disk, so a recording whose key was redacted still replays:
+one ``StoredRequest`` here (the fields of vcrpy's ``Request``, without importing vcrpy: a replay
+never needs it), and the SAME scrubbing is applied to the request about to be sent and to the
+one already on disk, so a recording whose key was redacted still replays:
 
 - request headers are kept from an allow-list (everything else, keys included, is dropped);
 - query parameters whose name says "key" (``key``, ``api-key``, ``subscription-key``,
@@ -17,23 +18,27 @@ A replay in CI, with no key or another key, so builds the same stored form as th
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlparse, urlsplit, urlunsplit
 
-from vcr.request import Request as VcrRequest
+from .redaction import REDACTED, redact_text, usable_secrets
 
-from .redaction import REDACTED, redact_text
+if TYPE_CHECKING:
+    from vcr.request import Request as VcrRequest
 
 __all__ = [
     "DROPPED_RESPONSE_HEADERS",
     "KEPT_REQUEST_HEADERS",
     "SECRET_QUERY_PARAMS",
+    "UNPARSED",
     "Redaction",
     "Scrubber",
+    "StoredRequest",
 ]
 
 #: Request headers worth keeping; everything else (authorization, api keys, cookies,
@@ -89,9 +94,57 @@ _SECRET_NAMES = frozenset(
 _SECRET_SUFFIXES = ("apikey", "secret", "password", "accesstoken", "secretkey", "subscriptionkey")
 
 
+@functools.lru_cache(maxsize=4096)  # the same few field names, in every request of a run
 def _says_key(name: str) -> bool:
     flat = re.sub(r"[-_.\s]", "", name.lower())
     return flat in _SECRET_NAMES or flat.endswith(_SECRET_SUFFIXES)
+
+
+def _replace(text: str, secrets: frozenset[str]) -> str:
+    # The one redaction of the package: keys, their escaped forms and their pieces.
+    return redact_text(text, secrets) if secrets else text
+
+
+#: ``StoredRequest.parsed`` of a body the scrubber did not parse as JSON.
+UNPARSED: Any = object()
+
+
+class StoredRequest:
+    """A request in its stored (scrubbed) form: the fields of vcrpy's ``Request``.
+
+    Replays match these without vcrpy; ``to_vcr`` builds vcrpy's own object where vcrpy's
+    matchers or serializer are needed (a miss explained, a cassette saved).
+    """
+
+    __slots__ = ("body", "headers", "method", "parsed", "uri")
+
+    def __init__(
+        self, method: str, uri: str, body: bytes | None, headers: dict[str, str], parsed: Any = UNPARSED
+    ) -> None:
+        self.method = method
+        self.uri = uri
+        self.body = body
+        #: Lower-case names (as the scrubber keeps them) to one text value, as vcrpy holds them.
+        self.headers = headers
+        #: ``json.loads(body)`` when the scrubber parsed it (matching then need not parse again).
+        self.parsed = parsed
+
+    @property
+    def path(self) -> str:
+        return urlparse(self.uri).path
+
+    @property
+    def query(self) -> list[tuple[str, str]]:
+        return sorted(parse_qsl(urlparse(self.uri).query))
+
+    def to_vcr(self) -> VcrRequest:
+        """vcrpy's ``Request`` with the same fields (imports vcrpy)."""
+        from vcr.request import Request
+
+        return Request(self.method, self.uri, self.body, dict(self.headers))
+
+    def __repr__(self) -> str:
+        return f"<StoredRequest ({self.method}) {self.uri}>"
 
 
 @dataclass
@@ -132,9 +185,9 @@ class Scrubber:
         headers: Iterable[tuple[str, Any]],
         *,
         secret_params: Iterable[str] = (),
-    ) -> VcrRequest:
+    ) -> StoredRequest:
         """The request as it is stored and matched; ``secret_params`` are redacted by name too."""
-        secrets = list(self.secrets())
+        secrets = usable_secrets(self.secrets())
         kept: dict[str, str] = {}
         for name, value in headers:
             lowered = name.lower() if isinstance(name, str) else str(name).lower()
@@ -145,13 +198,10 @@ class Scrubber:
             if lowered in self.headers:
                 kept[lowered] = REDACTED
             elif lowered in KEPT_REQUEST_HEADERS:
-                kept[lowered] = redact_text(str(value), secrets)
-        return VcrRequest(
-            method.upper(),
-            redact_text(self._url(url, frozenset(secret_params)), secrets),
-            self._body(body, kept.get("content-type", ""), secrets),
-            kept,
-        )
+                kept[lowered] = _replace(str(value), secrets)
+        stored_body, parsed = self._body(body, kept.get("content-type", ""), secrets)
+        stored_url = _replace(self._url(url, frozenset(secret_params)), secrets)
+        return StoredRequest(method.upper(), stored_url, stored_body, kept, parsed)
 
     def _url(self, url: str, secret_params: frozenset[str] = frozenset()) -> str:
         parts = urlsplit(url)
@@ -167,9 +217,10 @@ class Scrubber:
         lowered = name.lower()
         return lowered in SECRET_QUERY_PARAMS or lowered in self.query_params or _says_key(name)
 
-    def _body(self, body: Any, content_type: str, secrets: list[str]) -> bytes | None:
+    def _body(self, body: Any, content_type: str, secrets: frozenset[str]) -> tuple[bytes | None, Any]:
+        """The stored body, and its JSON value when it was parsed as JSON (else ``UNPARSED``)."""
         if body is None:
-            return None
+            return None, UNPARSED
         raw: bytes
         if isinstance(body, str):
             raw = body.encode("utf-8")
@@ -182,7 +233,7 @@ class Scrubber:
         else:
             raw = str(body).encode("utf-8")
         if not raw:
-            return raw
+            return raw, UNPARSED
         body = raw
         if "json" in content_type or body[:1] in (b"{", b"["):
             try:
@@ -191,43 +242,59 @@ class Scrubber:
                 data = None
             else:
                 cleaned = self._json(data, secrets)
-                if cleaned != data:
-                    return json.dumps(cleaned, ensure_ascii=False).encode("utf-8")
-                return raw
+                if cleaned is not data:
+                    return json.dumps(cleaned, ensure_ascii=False).encode("utf-8"), cleaned
+                return raw, data
+        if not secrets:
+            return raw, UNPARSED
         text = raw.decode("utf-8", "surrogateescape")
-        cleaned_text = redact_text(text, secrets)
-        return raw if cleaned_text == text else cleaned_text.encode("utf-8", "surrogateescape")
+        cleaned_text = _replace(text, secrets)
+        return (raw if cleaned_text == text else cleaned_text.encode("utf-8", "surrogateescape")), UNPARSED
 
-    def _json(self, value: Any, secrets: list[str]) -> Any:
+    def _json(self, value: Any, secrets: frozenset[str]) -> Any:
+        """``value`` with key-named fields and secret values redacted: the same object when
+        nothing was (a value already stored as ``REDACTED`` counts as unchanged)."""
         if isinstance(value, dict):
-            return {
-                k: (
-                    REDACTED
-                    if isinstance(k, str)
+            copy: dict[Any, Any] | None = None
+            for k, v in value.items():
+                if (
+                    isinstance(k, str)
                     and isinstance(v, (str, int, float))
                     and not isinstance(v, bool)
                     and (k.lower() in self.body_fields or _says_key(k))
-                    else self._json(v, secrets)
-                )
-                for k, v in value.items()
-            }
+                ):
+                    new: Any = REDACTED
+                else:
+                    new = self._json(v, secrets)
+                if new is not v and not (type(new) is str and new == v):
+                    if copy is None:
+                        copy = dict(value)
+                    copy[k] = new
+            return value if copy is None else copy
         if isinstance(value, list):
-            return [self._json(v, secrets) for v in value]
+            items: list[Any] | None = None
+            for i, v in enumerate(value):
+                new = self._json(v, secrets)
+                if new is not v and not (type(new) is str and new == v):
+                    if items is None:
+                        items = list(value)
+                    items[i] = new
+            return value if items is None else items
         if isinstance(value, str):
-            return redact_text(value, secrets)
+            return _replace(value, secrets) if secrets else value
         return value
 
     # -- responses --------------------------------------------------------------------------------
     def response_headers(self, headers: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
         """Response headers as stored: cookies, account ids and framing dropped; named ones redacted."""
-        secrets = list(self.secrets())
+        secrets = usable_secrets(self.secrets())
         out: dict[str, list[str]] = {}
         for name, value in headers:
             lowered = name.lower()
             if lowered in DROPPED_RESPONSE_HEADERS:
                 continue
             out.setdefault(name, []).append(
-                REDACTED if lowered in self.headers else redact_text(str(value), secrets)
+                REDACTED if lowered in self.headers else _replace(str(value), secrets)
             )
         return out
 

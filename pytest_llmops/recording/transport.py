@@ -14,6 +14,7 @@ values of the API-key variables are replaced as a last guard when the cassette i
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
@@ -21,15 +22,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from vcr.request import Request as VcrRequest
 
 from .cassette import CaseCassette
-from .scrub import Scrubber
+from .scrub import Scrubber, StoredRequest
 
 __all__ = [
     "DEADLINE",
     "EXTENSION",
     "SECRET_PARAMS",
+    "CaseClient",
     "CassetteTransport",
     "Exchange",
     "LiveTransportFactory",
@@ -77,7 +78,24 @@ def serialize_response(
     }
 
 
-def _replayed_response(stored: Mapping[str, Any], request: httpx.Request) -> httpx.Response:
+class _ReplayedResponse(httpx.Response):
+    """A replayed response whose request is built only if someone asks for it."""
+
+    _request_args: tuple[str, str, bytes, list[tuple[str, str]]] | None = None
+
+    @property
+    def request(self) -> httpx.Request:
+        if self._request is None and self._request_args is not None:
+            method, url, content, headers = self._request_args
+            self._request = httpx.Request(method, url, content=content, headers=headers)
+        return super().request
+
+    @request.setter
+    def request(self, value: httpx.Request) -> None:
+        self._request = value
+
+
+def _replayed_response(stored: Mapping[str, Any], request: httpx.Request | None) -> httpx.Response:
     # As bytes: a header value recorded with non-ASCII text must replay, not fail to encode.
     stored_headers = stored.get("headers", {})
     headers = [(name, value.encode("utf-8")) for name, values in stored_headers.items() for value in values]
@@ -85,15 +103,20 @@ def _replayed_response(stored: Mapping[str, Any], request: httpx.Request) -> htt
     if isinstance(body, str):
         body = body.encode("utf-8")
     facts = dict(stored.get("llmops") or {})
-    return httpx.Response(
+    content = body or b""
+    response = _ReplayedResponse(
         stored["status"]["code"],
         headers=headers,
-        content=body or b"",
+        stream=httpx.ByteStream(content),
         request=request,
         extensions={
             EXTENSION: {"replayed": True, "latency_ms": float(facts.get("latency_ms", 0.0)), "facts": facts}
         },
     )
+    # The recorded body is whole and decoded already: what `read()` would leave, without its
+    # decoder pipeline (`content=` would also add a Content-Length the recording dropped).
+    response._content = content
+    return response
 
 
 class CassetteTransport(httpx.BaseTransport):
@@ -136,35 +159,65 @@ class CassetteTransport(httpx.BaseTransport):
     # -- shared by every client -------------------------------------------------------------------
     def stored_request(
         self, method: str, url: str, body: Any, headers: Any, secret_params: Iterable[str] = ()
-    ) -> VcrRequest:
+    ) -> StoredRequest:
         """The scrubbed form a request is stored and matched in."""
         return self.scrubber.request(method, url, body, headers, secret_params=secret_params)
 
-    def replay(self, stored: VcrRequest, *, client: str = "httpx") -> dict[str, Any] | None:
+    def replay(self, stored: StoredRequest, *, client: str = "httpx") -> dict[str, Any] | None:
         """The recorded response, or None when the call may go live; raises when it may not."""
         cassette = self.cassette
         if cassette is None:
             return None
         if cassette.may_replay:
-            response = cassette.play(stored)
+            response = self._play(cassette, stored, client)
             if response is not None:
-                body = response["body"].get("string") or b""
-                facts = dict(response.get("llmops") or {})
-                self._journal(
-                    Exchange(
-                        True,
-                        facts,
-                        body.encode("utf-8") if isinstance(body, str) else body,
-                        response["status"]["code"],
-                        client,
-                    )
-                )
                 return response
         if not cassette.may_record:
             raise cassette.miss(stored)
         return None
 
-    def keep(self, stored: VcrRequest, response: dict[str, Any], *, client: str = "httpx") -> None:
+    def _play(self, cassette: CaseCassette, stored: StoredRequest, client: str) -> dict[str, Any] | None:
+        """The first unplayed recording of ``stored``, journalled as replayed; None: there is none."""
+        response = cassette.play(stored)
+        if response is not None:
+            body = response["body"].get("string") or b""
+            facts = dict(response.get("llmops") or {})
+            self._journal(
+                Exchange(
+                    True,
+                    facts,
+                    body.encode("utf-8") if isinstance(body, str) else body,
+                    response["status"]["code"],
+                    client,
+                )
+            )
+        return response
+
+    def replay_direct(
+        self,
+        method: str,
+        url: str,
+        content: bytes,
+        headers: list[tuple[str, str]],
+        secret_params: Iterable[str] = (),
+    ) -> httpx.Response | None:
+        """The recorded response to a request the case's own client is about to send, or None.
+
+        The same look-up as ``handle_request`` without building the httpx request first; None
+        (nothing consumed) sends the request the usual way, which records it or explains the miss.
+        """
+        cassette = self.cassette
+        if cassette is None or not cassette.may_replay or not cassette.recordings:
+            return None
+        stored = self.stored_request(method, url, content, headers, secret_params)
+        response = self._play(cassette, stored, "httpx")
+        if response is None:
+            return None
+        replayed = _replayed_response(response, None)
+        replayed._request_args = (method, url, content, headers)  # type: ignore[attr-defined]
+        return replayed
+
+    def keep(self, stored: StoredRequest, response: dict[str, Any], *, client: str = "httpx") -> None:
         """Note a live exchange, and hold its recording until its provider call succeeds."""
         status = int(response["status"]["code"])
         body = response["body"].get("string") or b""
@@ -262,3 +315,98 @@ def _read_all(
     finally:
         response.close()
     return b"".join(chunks), chunk_times
+
+
+#: URLs that httpx sends exactly as written (no percent-escapes to normalise, no ``.`` or empty
+#: path segments, nothing but unreserved and reserved characters), so the fast replay of
+#: ``CaseClient`` sees the path and query the slow one would.
+_PLAIN_URL = re.compile(
+    r"https?://[^/?#\s%@]+(?:/[A-Za-z0-9._~!$&'()*+,;=:@-]+)*/?(?:\?[A-Za-z0-9._~!$&'()*+,;=:@/?-]*)?"
+)
+_DOT_SEGMENT = re.compile(r"/\.\.?(?:/|\?|$)")
+
+
+class CaseClient(httpx.Client):
+    """The httpx client a case's providers call through: replays skip httpx's request machinery.
+
+    A request with a recording is answered from the cassette before httpx builds, sends and
+    reads it (the same scrubbed form, the same look-up, the same response, its ``request``
+    built if asked for); anything else (no recording, a live call, an unusual URL or argument)
+    goes through ``httpx.Client`` to the cassette transport as before. Proxy variables are not
+    read (``trust_env=False``): a proxy mounted by httpx would route calls around the cassette.
+    """
+
+    def __init__(self, transport: CassetteTransport, *, timeout: float) -> None:
+        super().__init__(transport=transport, timeout=timeout, trust_env=False)
+        self.cassette_transport = transport
+        #: False once its case let it go (``Session.release_client``), until the next takes it.
+        self.in_use = True
+
+    def rebind(self, transport: CassetteTransport) -> CaseClient:
+        """The same client for the next case: its transport, and no cookie of the last case."""
+        self._transport = self.cassette_transport = transport
+        if len(self.cookies):
+            self.cookies = httpx.Cookies()
+        self.in_use = True
+        return self
+
+    def _header_items(self, headers: Any) -> list[tuple[str, str]]:
+        """The client's default headers under the call's own, as the scrubber reads them."""
+        if headers is None or type(headers) is dict:
+            # Later items win in the scrubber (names compared lower-cased), as in httpx's merge.
+            return [*self.headers.multi_items(), *(headers or {}).items()]
+        return httpx.Headers(self._merge_headers(headers)).multi_items()
+
+    def _no_redirects(self, follow: Any) -> bool:
+        """Whether this call leaves redirects alone (a recorded redirect is httpx's to follow)."""
+        return follow is False or (follow is httpx.USE_CLIENT_DEFAULT and not self.follow_redirects)
+
+    def request(
+        self,
+        method: str,
+        url: httpx.URL | str,
+        *,
+        content: Any = None,
+        data: Any = None,
+        files: Any = None,
+        json: Any = None,
+        params: Any = None,
+        headers: Any = None,
+        cookies: Any = None,
+        **kwargs: Any,
+    ) -> httpx.Response:
+        if (
+            type(content) is bytes
+            and data is None
+            and files is None
+            and json is None
+            and params is None
+            and cookies is None
+            and type(url) is str
+            and _PLAIN_URL.fullmatch(url)
+            and not _DOT_SEGMENT.search(url, url.index("//") + 2)
+            and kwargs.get("auth", httpx.USE_CLIENT_DEFAULT) is httpx.USE_CLIENT_DEFAULT
+            and self._no_redirects(kwargs.get("follow_redirects", httpx.USE_CLIENT_DEFAULT))
+        ):
+            extensions = kwargs.get("extensions") or {}
+            replayed = self.cassette_transport.replay_direct(
+                method.upper(),
+                url,
+                content,
+                self._header_items(headers),
+                extensions.get(SECRET_PARAMS) or (),
+            )
+            if replayed is not None:
+                return replayed
+        return super().request(
+            method,
+            url,
+            content=content,
+            data=data,
+            files=files,
+            json=json,
+            params=params,
+            headers=headers,
+            cookies=cookies,
+            **kwargs,
+        )
