@@ -13,38 +13,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..errors import ReportError
-from ..report.junit import JUNIT_PREFIX, junit_properties
 from ..results import CaseResult
+from .junit import add_suite_properties, shape_report_properties
 from .state import RESULT_PROPERTY, LlmopsState
 
 if TYPE_CHECKING:
     from ..gates.evaluation import Evaluation
 
 __all__ = ["ResultCollector"]
-
-
-def keep_result_out_of_junit(item: pytest.Item, report: pytest.TestReport) -> None:
-    """After the call phase: simple properties for JUnit, the whole result for the controller.
-
-    ``CaseItem.runtest`` appends ``("llmops", CaseResult.to_dict())`` to ``item.user_properties``.
-    The call report keeps it: it travels to the xdist controller, where the totals are summed.
-    junitxml writes the properties of the *teardown* report, which pytest copies from the item
-    later; so the item keeps only the simple ``llmops_*`` values, and the XML stays readable.
-    """
-    data = None
-    for name, value in item.user_properties:
-        if name == RESULT_PROPERTY and isinstance(value, dict):
-            data = value
-    if data is None:
-        return
-    simple = junit_properties(data)
-    others = [
-        (n, v)
-        for n, v in item.user_properties
-        if n != RESULT_PROPERTY and not str(n).startswith(JUNIT_PREFIX)
-    ]
-    item.user_properties[:] = [*others, *simple]
-    report.user_properties = [*others, *simple, (RESULT_PROPERTY, data)]
 
 
 class ResultCollector:
@@ -71,8 +47,7 @@ class ResultCollector:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        if call.when == "call":
-            keep_result_out_of_junit(item, report)
+        shape_report_properties(item, call.when, report)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -90,6 +65,7 @@ class ResultCollector:
         from ..gates.evaluation import evaluate
         from ..report.write import write_reports
 
+        add_suite_properties(session.config, self.state.results)
         self.evaluation = evaluate(self.state.results, self.settings, self.baseline)
         if self.evaluation.breached and session.exitstatus == pytest.ExitCode.OK:
             # Documented: a breached gate fails the run like a failed test, exit status 1.
