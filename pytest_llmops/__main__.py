@@ -1,11 +1,16 @@
-"""``python -m pytest_llmops COMMAND``: tools that work on reports outside a pytest run."""
+"""``python -m pytest_llmops COMMAND``: tools that work on reports and docs outside a pytest run."""
 
 from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
-__all__ = ["main"]
+__all__ = ["SETTINGS_DOC", "main", "with_settings_reference"]
+
+#: The page whose reference table is generated from the settings table, and its markers.
+SETTINGS_DOC = Path("docs") / "configuration.md"
+_START, _END = "<!-- settings:start -->", "<!-- settings:end -->"
 
 
 def _html(argv: Sequence[str]) -> int:
@@ -14,9 +19,33 @@ def _html(argv: Sequence[str]) -> int:
     return html_main(argv)
 
 
+def with_settings_reference(page: str) -> str:
+    """``page`` with the text between its settings markers replaced by the generated reference."""
+    from .settings import reference_markdown
+
+    head, start, rest = page.partition(_START)
+    _, end, tail = rest.partition(_END)
+    if not start or not end:
+        raise ValueError(f"the page has no {_START} ... {_END} block to fill")
+    return f"{head}{_START}\n\n{reference_markdown()}\n{_END}{tail}"
+
+
+def _settings_doc(argv: Sequence[str]) -> int:
+    path = Path(argv[0]) if argv else SETTINGS_DOC
+    try:
+        page = path.read_text(encoding="utf-8")
+        path.write_text(with_settings_reference(page), encoding="utf-8")
+    except (OSError, ValueError) as exc:
+        print(f"settings-doc: {path}: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote the settings reference into {path}")
+    return 0
+
+
 #: Each command, and what it does (the first line of the help).
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "html": (_html, "render a JSON report (--llmops-report) as a self-contained HTML page"),
+    "settings-doc": (_settings_doc, f"regenerate the settings reference in {SETTINGS_DOC.as_posix()} [PATH]"),
 }
 
 

@@ -1,13 +1,46 @@
-"""Atomic file writes: a reader (or a killed run) never sees half a cassette or report."""
+"""Atomic file writes: a reader (or a killed run) never sees half a cassette or report.
+
+Only regular files are written. A path that names a symlink, a FIFO, a device or a folder is
+refused, never replaced: renaming over it would swap a device node or a link for a file, and
+writing through it could land anywhere.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import os
+import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["atomic_write_text", "display_path"]
+__all__ = ["NotARegularFileError", "atomic_write_text", "display_path"]
+
+
+class NotARegularFileError(OSError):
+    """The path exists and is not a regular file; the message says what it is."""
+
+
+_KINDS = (
+    (stat.S_ISLNK, "a symbolic link"),
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _refuse_special(path: Path) -> None:
+    try:
+        mode = os.lstat(path).st_mode
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    raise NotARegularFileError(
+        f"{path} is {kind}; only regular files are written (name a new or a regular file)"
+    )
 
 
 def _umask() -> int:
@@ -22,7 +55,11 @@ _MODE = 0o666 & ~_umask()
 
 
 def atomic_write_text(path: Path, text: str) -> None:
-    """Write to a temporary file in the same folder, flush it to disk, then rename over ``path``."""
+    """Write to a temporary file in the same folder, flush it to disk, then rename over ``path``.
+
+    Raises ``NotARegularFileError`` (an ``OSError``) when ``path`` is a link, FIFO, device or folder.
+    """
+    _refuse_special(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:

@@ -30,6 +30,11 @@ addopts = -p no:hypothesispytest
 """
 
 
+def glob_escape(text: str) -> str:
+    """``text`` as an fnmatch pattern that matches only itself (``[``, ``]``, ``*``, ``?`` escaped)."""
+    return "".join(f"[{c}]" if c in "[]*?" else c for c in text)
+
+
 def add_ini(pytester: pytest.Pytester, *lines: str) -> None:
     with (pytester.path / "pytest.ini").open("a") as handle:
         handle.write("\n".join(lines) + "\n")

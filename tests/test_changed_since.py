@@ -13,6 +13,7 @@ import pytest
 
 from pytest_llmops.plugin.review import _read_any
 from pytest_llmops.report.json import report_schema
+from pytest_llmops.review.model import Review
 from pytest_llmops.review.render import render_review_markdown
 from pytest_llmops.testing import ScriptedLLMServer
 
@@ -74,7 +75,8 @@ def pytest_unconfigure(config):
     review = config.pluginmanager.get_plugin("llmops-review")
     if review is not None and not hasattr(config, "workerinput"):
         with open("review.json", "w") as handle:
-            json.dump(review.review(), handle)
+            data = review.review()
+            json.dump(data.to_dict() if data is not None else None, handle)
 """
 
 ALL = {"alice", "bob", "carol", "dave", "erin", "frank"}
@@ -335,7 +337,7 @@ def test_diff_shows_template_diff_and_old_beside_new_responses(
     alice = next(c for c in data["cases"] if c["case"] == "alice")
     assert alice["old"]["cassette"] == "cassettes/test_a/alice[greeter@1.0.0-openai_gpt-4o-mini].yaml"
     assert (alice["old"]["score"], alice["new"]["score"], alice["score_change"]) == (1.0, 0.0, -1.0)
-    markdown = render_review_markdown(data)
+    markdown = render_review_markdown(Review.from_dict(data))
     assert (
         "<details><summary><code>greeter@1.1.0</code>: new version · suggested bump: patch · 3 case(s)"
         in markdown

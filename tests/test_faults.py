@@ -257,11 +257,9 @@ def test_fault_fails_or_recovers_only_its_own_case(
         "llmops_max_error_rate = 0",
     )
 
-    started = time.monotonic()
     result = pytester.runpytest(
         "--llmops-record-mode=once", "--llmops-report=report.json", "-p", "no:cacheprovider"
     )
-    elapsed = time.monotonic() - started
     out = result.stdout.str()
     assert "INTERNALERROR" not in out and "Traceback" not in out
 
@@ -279,7 +277,6 @@ def test_fault_fails_or_recovers_only_its_own_case(
             f"{fault.message}{tries}",
         ]
     )
-    assert elapsed < 15
 
     # How often each case reached the server: a retry only where a later try may pass.
     if fault.endpoint == "server":

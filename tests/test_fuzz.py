@@ -42,7 +42,7 @@ from pytest_llmops.spec.schema import (
     SuiteSpec,
 )
 
-from .helpers import write, write_prompt
+from .helpers import glob_escape, write, write_prompt
 
 # Set on each property test, so other modules' hypothesis tests keep their own settings.
 settings.register_profile(
@@ -581,10 +581,6 @@ def test_corrupted_cassettes_are_clean_case_failures_end_to_end(
         case = file.name.split("[")[0]
         result.stdout.fnmatch_lines([f"*cassette *{glob_escape(file.name)} cannot be read (*"])
         result.stdout.fnmatch_lines([f"*pytest 'test_c.llmops.yaml::{case}[[]*]' --llmops-record-mode=once"])
-
-
-def glob_escape(text: str) -> str:
-    return "".join(f"[{c}]" if c in "[]*?" else c for c in text)
 
 
 # --- the same errors, as a user sees them ---------------------------------------------------------

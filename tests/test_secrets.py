@@ -12,7 +12,6 @@ import json
 import re
 import socket
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -373,9 +372,7 @@ def test_none_mode_refuses_every_connection_beyond_loopback_even_from_the_apps_o
         + "".join(f"  - python:netapp:{f}\n" for f in functions)
         + "tests:\n  - {name: n, prompt: hi, assert: [{type: icontains, value: o}]}\n",
     )
-    started = time.monotonic()
     result = pytester.runpytest("-p", "no:cacheprovider")
-    assert time.monotonic() - started < 10, "refused at once, not after a connect timeout"
     # from_a_thread passes: the app got the refusal in its own thread and reported it as text.
     result.assert_outcomes(passed=2, failed=5)
     refused = f"record mode 'none' refused a connection to {TEST_NET}:"

@@ -730,12 +730,10 @@ def test_hang_and_endless_stop_promptly_on_close() -> None:
     ):
         lines = resp.iter_lines()
         assert next(lines).startswith("data: ")
-        deadline = time.monotonic() + 2
+        deadline = time.monotonic() + 30
         while len(srv.requests) < 2 and time.monotonic() < deadline:
             time.sleep(0.01)
-        start = time.perf_counter()
-        srv.close()
-        assert time.perf_counter() - start < 2.0
+        assert_returns(srv.close)  # a hanging and an endless handler do not hold it up
         with pytest.raises(httpx.RemoteProtocolError):
             for _ in lines:
                 pass
@@ -781,15 +779,14 @@ def test_fault_truncated_stream_anthropic(server: ScriptedLLMServer, http: httpx
 def test_fault_endless_stream_read_with_deadline(server: ScriptedLLMServer, http: httpx.Client) -> None:
     server.fault("endless_stream", text="tick tock", chunk_delay=0.01)
     received = 0
-    deadline = time.monotonic() + 0.4
     with http.stream("POST", "/v1/chat/completions", json=chat_body()) as resp:
         for line in resp.iter_lines():
             if line.startswith("data: "):
                 assert line != "data: [DONE]"
                 received += 1
-            if time.monotonic() > deadline:
+            if received == 50:  # far past the two words of the reply: it never ends by itself
                 break
-    assert received >= 10  # still flowing at the deadline
+    assert received == 50
     # The handler notices the disconnect on its next write and exits quietly.
 
 
@@ -840,18 +837,41 @@ def test_handler_disables_nagle() -> None:
     assert Handler.disable_nagle_algorithm is True
 
 
+def assert_returns(call: Any) -> Any:
+    """``call()``'s result; it runs in a thread, so a hang fails the test instead of stalling it."""
+    outcome: list[Any] = []
+
+    def run() -> None:
+        try:
+            outcome.append((True, call()))
+        except BaseException as exc:  # handed back to the test's thread
+            outcome.append((False, exc))
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(30)  # a liveness bound, far above any load: the check is that it returns at all
+    assert not thread.is_alive(), "it did not return"
+    ok, value = outcome[0]
+    if not ok:
+        raise value
+    return value
+
+
 def test_lifecycle() -> None:
     srv = ScriptedLLMServer()
     with pytest.raises(RuntimeError):
         _ = srv.base_url
-    with srv:
-        assert srv.base_url == f"http://127.0.0.1:{srv.port}/v1"
-        assert srv.root_url == f"http://127.0.0.1:{srv.port}"
-        # An idle keep-alive connection must not block close().
-        client = httpx.Client(base_url=srv.root_url)
-        assert client.get("/v1/models").status_code == 200
-        start = time.perf_counter()
-    assert time.perf_counter() - start < 1.0
+
+    def use_and_leave() -> httpx.Client:
+        with srv:
+            assert srv.base_url == f"http://127.0.0.1:{srv.port}/v1"
+            assert srv.root_url == f"http://127.0.0.1:{srv.port}"
+            # An idle keep-alive connection must not block leaving the block (close()).
+            client = httpx.Client(base_url=srv.root_url)
+            assert client.get("/v1/models").status_code == 200
+        return client
+
+    client = assert_returns(use_and_leave)
     with pytest.raises(httpx.ConnectError):
         client.get("/v1/models")
     client.close()

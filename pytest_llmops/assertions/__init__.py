@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from . import heuristics as heuristics  # registers the built-in heuristic types
-from . import judges as judges  # registers the LLM-judged types
-from . import similarity as similarity  # registers `similar`
+# Importing the modules registers the built-in types.
+from . import json_output as json_output  # is-json, contains-json, json-schema
+from . import judges as judges  # the LLM-judged types
+from . import measure as measure  # latency, ttft, cost, tokens
+from . import python as python  # python
+from . import similarity as similarity  # similar
+from . import text as text  # equals, contains..., regex, lengths, levenshtein
 from .registry import (
     AssertionContext,
     AssertionFactory,

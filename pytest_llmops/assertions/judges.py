@@ -35,7 +35,7 @@ from ..errors import AssertionConfigError, CannotGrade, LlmopsError, VerdictPars
 from ..prompts.render import RenderedPrompt
 from ..results import Grade, LLMResponse, Message
 from ..spec.schema import AssertionSpec, ProviderSpec
-from .heuristics import truncate
+from .reasons import truncate
 from .registry import AssertionContext, Check, Judge, register_assertion
 
 __all__ = [

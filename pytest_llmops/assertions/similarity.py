@@ -24,8 +24,8 @@ from typing import Any
 from ..errors import AssertionConfigError, CannotGrade, LlmopsError
 from ..results import Grade
 from ..spec.schema import AssertionSpec, ProviderSpec
-from .heuristics import truncate
 from .judges import judge_setup_message
+from .reasons import truncate
 from .registry import AssertionContext, Check, register_assertion
 
 __all__ = [

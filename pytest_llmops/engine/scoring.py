@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from ..results import AssertionResult, CaseResult, LLMResponse, Message, Outcome, Usage
 
-__all__ = ["CaseIdentity", "combine_scores", "decide", "error_result", "scored_result"]
+__all__ = ["CaseIdentity", "answer_fields", "combine_scores", "decide", "error_result", "scored_result"]
 
 
 def combine_scores(results: Sequence[AssertionResult], threshold: float | None) -> tuple[float | None, bool]:
@@ -53,6 +54,22 @@ class CaseIdentity:
     threshold: float | None = None
     tags: tuple[str, ...] = ()
 
+    def result(self, outcome: Outcome, **fields: Any) -> CaseResult:
+        """A result of this case: its identity, the outcome, and the figures in ``fields``."""
+        return CaseResult(
+            nodeid=self.nodeid,
+            suite=self.suite,
+            case=self.case,
+            outcome=outcome,
+            prompt=self.prompt,
+            prompt_version=self.prompt_version,
+            provider=self.provider,
+            threshold=self.threshold,
+            tags=self.tags,
+            location=self.location,
+            **fields,
+        )
+
 
 def error_result(
     who: CaseIdentity,
@@ -63,23 +80,25 @@ def error_result(
     budget_exhausted: bool = False,
 ) -> CaseResult:
     """A case that could not be scored (render, call or cassette error)."""
-    return CaseResult(
-        nodeid=who.nodeid,
-        suite=who.suite,
-        case=who.case,
-        outcome=Outcome.ERROR,
-        prompt=who.prompt,
-        prompt_version=who.prompt_version,
-        provider=who.provider,
+    return who.result(
+        Outcome.ERROR,
         model=who.model,
-        threshold=who.threshold,
         error=error,
-        tags=who.tags,
-        location=who.location,
         usage=usage or Usage(),
         retries=retries,
         budget_exhausted=budget_exhausted,
     )
+
+
+def answer_fields(response: LLMResponse) -> dict[str, Any]:
+    """What a result takes from the answer it graded."""
+    return {
+        "model": response.model,
+        "latency_ms": response.latency_ms,
+        "ttft_ms": response.ttft_ms,
+        "replayed": response.replayed,
+        "output": response.text,
+    }
 
 
 def scored_result(
@@ -88,36 +107,21 @@ def scored_result(
     assertions: Sequence[AssertionResult],
     *,
     messages: Sequence[Message] = (),
-    usage: Usage | None = None,
-    cost_usd: float | None = None,
     judge_usage: Usage | None = None,
     judge_cost_usd: float | None = 0.0,
     answered_by: str | None = None,
     retries: int = 0,
 ) -> CaseResult:
-    """A case whose answer was graded. ``usage``/``cost_usd`` default to the response's own."""
+    """A case whose answer was graded; its usage and cost are the answer's."""
     score, outcome = decide(assertions, who.threshold)
-    return CaseResult(
-        nodeid=who.nodeid,
-        suite=who.suite,
-        case=who.case,
-        outcome=outcome,
-        prompt=who.prompt,
-        prompt_version=who.prompt_version,
-        provider=who.provider,
-        model=response.model,
+    return who.result(
+        outcome,
+        **answer_fields(response),
         score=score,
-        threshold=who.threshold,
         assertions=tuple(assertions),
-        usage=usage if usage is not None else response.usage,
-        cost_usd=cost_usd if usage is not None else response.cost_usd,
-        latency_ms=response.latency_ms,
-        ttft_ms=response.ttft_ms,
-        replayed=response.replayed,
-        output=response.text,
-        tags=who.tags,
+        usage=response.usage,
+        cost_usd=response.cost_usd,
         messages=tuple(messages),
-        location=who.location,
         answered_by=answered_by,
         retries=retries,
         judge_usage=judge_usage or Usage(),

@@ -27,7 +27,7 @@ import pytest
 from ..engine.calls import CallFailed
 from ..engine.case import CaseRun
 from ..engine.repeats import reduce_runs
-from ..engine.scoring import CaseIdentity, decide
+from ..engine.scoring import CaseIdentity, answer_fields, decide
 from ..engine.session import Session
 from ..errors import LlmopsError, ProviderError
 from ..prompts.registry import Prompt, PromptRegistry
@@ -270,30 +270,19 @@ class LlmopsFixture:
             prompt_version=prompt.version if prompt else None,
             threshold=threshold,
         )
-        result = CaseResult(
-            nodeid=who.nodeid,
-            suite=who.suite,
-            case=who.case,
-            outcome=outcome,
-            prompt=who.prompt,
-            prompt_version=who.prompt_version,
-            provider=who.provider,
-            model=response.model if response else "",
+        answer = answer_fields(response) if response else {}
+        result = who.result(
+            outcome,
+            **answer,
             score=score if score is not None else previous.get("score"),
-            threshold=threshold,
             assertions=tuple(self._assertion_results),
             usage=self._usage,
             cost_usd=self._cost,
-            latency_ms=response.latency_ms if response else None,
-            ttft_ms=response.ttft_ms if response else None,
-            replayed=response.replayed if response else False,
-            output=response.text if response else None,
             error=error,
             judge_usage=self._judge.usage,
             judge_cost_usd=self._judge.cost_usd,
             judge_failures=sum(1 for a in self._assertion_results if a.unscored),
             messages=prompt.messages if prompt else (),
-            location=who.location,
         )
         self._publish(result)
         return result

@@ -25,9 +25,10 @@ from ..prompts.lockfile import GuardResult, LockFile, SuiteReference, check_prom
 from ..prompts.versions import Version
 from ..providers import anthropic, openai
 from ..results import LLMResponse
-from ..review.diffs import case_diff, prompt_diffs, review_data
+from ..review.diffs import case_diff, prompt_diffs
 from ..review.git import ChangeSet, GitRepo, real_path
 from ..review.impact import affected_reasons
+from ..review.model import CaseDiff, PromptDiff, Review
 from ..review.render import format_review
 from ..spec.yamlio import load_yaml_file
 from .items import CaseItem, SuiteFile
@@ -73,8 +74,8 @@ class PromptReview:
         self.lock_required = settings.lock_required
         self.suite_paths: list[Path] = []
         self.lock_notes: list[str] = []
-        self.prompt_diffs: list[dict[str, Any]] = []
-        self.case_diffs: list[dict[str, Any]] = []
+        self.prompt_diffs: list[PromptDiff] = []
+        self.case_diffs: list[CaseDiff] = []
         self._pending_lock: str | None = None
         self._from_workers = False
         self._diff_targets: dict[str, tuple[list[str], tuple[str, str] | None]] = {}
@@ -275,8 +276,8 @@ class PromptReview:
             p.version for found in self.state.loaded_prompt_dirs.values() for p in found if p.name == name
         }
         for entry in self.prompt_diffs:
-            if entry["prompt"] == name and entry.get("old"):
-                versions.add(Version.parse(entry["old"]["version"]))
+            if entry.prompt == name and entry.old is not None:
+                versions.add(Version.parse(entry.old.version))
         for version in sorted(versions, reverse=True):
             other = item_name(plan.case, f"{name}@{version}", plan.provider.display)
             candidate = session.cassette_path(plan.suite_path, other)
@@ -313,7 +314,7 @@ class PromptReview:
                 read=getattr(provider, "read_recorded", _read_any),
                 uses_judge=session.assertions.uses_judge,
             )
-            report.user_properties.append((DIFF_PROPERTY, entry))
+            report.user_properties.append((DIFF_PROPERTY, entry.to_dict()))
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -321,7 +322,7 @@ class PromptReview:
             return
         for name, value in report.user_properties:
             if name == DIFF_PROPERTY and isinstance(value, dict):
-                self.case_diffs.append(value)
+                self.case_diffs.append(CaseDiff.from_dict(value))
 
     # -- xdist: workers collect, the controller writes and prints -------------------------------
 
@@ -335,7 +336,7 @@ class PromptReview:
             workeroutput["llmops_review"] = {
                 "lock_text": self._pending_lock,
                 "lock_notes": self.lock_notes,
-                "prompt_diffs": self.prompt_diffs,
+                "prompt_diffs": [d.to_dict() for d in self.prompt_diffs],
             }
 
     @pytest.hookimpl(optionalhook=True)
@@ -347,15 +348,15 @@ class PromptReview:
         if data.get("lock_text") is not None:
             atomic_write_text(self.lock_path, data["lock_text"])
         self.lock_notes = list(data.get("lock_notes") or [])
-        self.prompt_diffs = list(data.get("prompt_diffs") or [])
+        self.prompt_diffs = [PromptDiff.from_dict(d) for d in data.get("prompt_diffs") or []]
 
     # -- reporting ----------------------------------------------------------------------------
 
-    def review(self) -> dict[str, Any] | None:
-        """The ``prompt_diffs`` data of this run (None without ``--llmops-diff``)."""
+    def review(self) -> Review | None:
+        """The prompt review of this run (None without ``--llmops-diff``)."""
         if self.diff is None:
             return None
-        return review_data(self.diff.ref, self.prompt_diffs, self.case_diffs)
+        return Review.of(self.diff.ref, self.prompt_diffs, self.case_diffs)
 
     @pytest.hookimpl(trylast=True)  # after the llmops summary table
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
@@ -368,7 +369,7 @@ class PromptReview:
             terminalreporter.write_sep(
                 "=", f"llmops prompt diff since {self.diff.label if self.diff else ''}"
             )
-            if not data["prompts"] and not data["cases"]:
+            if not data.prompts and not data.cases:
                 terminalreporter.write_line("no prompt or case changed")
             for line in format_review(data):
                 terminalreporter.write_line(line)

@@ -30,7 +30,10 @@ from typing import Any
 
 import yaml
 
-from ..errors import InvalidRangeError, InvalidVersionError, LockfileError
+from ..errors import InvalidRangeError, InvalidVersionError, LockfileError, SuiteError
+from ..spec.schema import LockEntrySpec, LockFileSpec
+from ..spec.validation import parse_model
+from ..spec.yamlio import load_yaml
 from .registry import Prompt, split_reference
 from .versions import Version, max_satisfying, sort_versions
 
@@ -115,19 +118,19 @@ class PromptSnapshot:
         return out
 
     @classmethod
-    def from_dict(cls, name: str, version: str, data: Mapping[str, Any]) -> PromptSnapshot:
-        messages = tuple((str(m["role"]), str(m["content"])) for m in data.get("messages") or ())
+    def from_spec(cls, name: str, version: str, entry: LockEntrySpec) -> PromptSnapshot:
+        """One validated block of the lock file."""
         return cls(
             name=name,
             version=version,
-            path=str(data["file"]),
-            sha256=str(data["sha256"]),
-            model=data.get("model"),
-            params=dict(data.get("params") or {}),
-            variables=tuple(str(v) for v in data.get("variables") or ()),
-            messages=messages,
-            description=data.get("description"),
-            metadata=dict(data.get("metadata") or {}),
+            path=entry.file,
+            sha256=entry.sha256,
+            model=entry.model,
+            params=dict(entry.params),
+            variables=tuple(entry.variables),
+            messages=tuple((m.role, m.content) for m in entry.messages),
+            description=entry.description,
+            metadata=dict(entry.metadata),
         )
 
     def template_lines(self) -> list[str]:
@@ -269,36 +272,38 @@ class LockFile:
 
     @classmethod
     def read(cls, path: Path) -> LockFile:
-        """Load a lock; anything unreadable is a ``LockfileError`` that says how to recover."""
+        """Load a lock; anything unreadable is a ``LockfileError`` that says how to recover.
+
+        It is read like every file a user commits: YAML with line numbers, alias bombs and repeated
+        keys refused, and a schema for its shape, so a malformed lock is one clean message.
+        """
         recover = f"fix it, or regenerate it with `pytest --llmops-update-lock` ({path.name} is generated)"
         try:
             text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise LockfileError(
+                f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}); {recover}"
+            ) from None
         except OSError as exc:
             raise LockfileError(f"{path}: cannot read the lock file: {exc.strerror}") from None
         if "\n<<<<<<< " in f"\n{text}" or "\n>>>>>>> " in text:
             raise LockfileError(f"{path}: the lock file has merge conflict markers; {recover}")
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise LockfileError(f"{path}: the lock file is not valid YAML ({exc}); {recover}") from None
-        if data is None:
-            data = {}
-        if not isinstance(data, dict) or not isinstance(data.get("prompts") or {}, dict):
-            raise LockfileError(f"{path}: not a pytest-llmops lock file; {recover}")
-        if data.get("lock_version", LOCK_FORMAT) != LOCK_FORMAT:
-            raise LockfileError(
-                f"{path}: lock format {data.get('lock_version')!r} is not supported by this "
-                f"pytest-llmops (it writes format {LOCK_FORMAT}); {recover}"
-            )
+            data, lines = load_yaml(text, path)
+            if data is None:
+                data = {}
+            if isinstance(data, dict) and data.get("lock_version", LOCK_FORMAT) != LOCK_FORMAT:
+                raise LockfileError(
+                    f"{path}: lock format {data.get('lock_version')!r} is not supported by this "
+                    f"pytest-llmops (it writes format {LOCK_FORMAT}); {recover}"
+                )
+            spec = parse_model(LockFileSpec, data, lines, path, "lock file")
+        except SuiteError as exc:
+            raise LockfileError(f"{exc}\n{recover}") from None
         lock = cls(path)
-        try:
-            for name, versions in (data.get("prompts") or {}).items():
-                for version, entry in (versions or {}).items():
-                    lock.entries[(str(name), str(version))] = PromptSnapshot.from_dict(
-                        str(name), str(version), entry
-                    )
-        except (KeyError, TypeError, AttributeError) as exc:
-            raise LockfileError(f"{path}: an entry is malformed ({exc!r}); {recover}") from None
+        for name, versions in spec.prompts.items():
+            for version, entry in versions.items():
+                lock.entries[(name, version)] = PromptSnapshot.from_spec(name, version, entry)
         return lock
 
     def dumps(self) -> str:

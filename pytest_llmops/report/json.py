@@ -48,7 +48,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +57,7 @@ from ..errors import ReportError
 from ..gates.evaluation import Evaluation
 from ..gates.stats import VariantSummary
 from ..results import CaseResult
+from ..review.model import Review
 
 __all__ = ["SCHEMA_VERSION", "build_report", "load_report", "read_baseline", "report_schema"]
 
@@ -79,7 +79,7 @@ def build_report(
     evaluation: Evaluation,
     *,
     created_at: str | None = None,
-    prompt_diffs: Mapping[str, Any] | None = None,
+    prompt_diffs: Review | None = None,
 ) -> dict[str, Any]:
     """The JSON report as a dict (see the module docstring)."""
     summary = evaluation.total.to_dict()
@@ -104,7 +104,7 @@ def build_report(
         "cases": [r.to_dict() for r in evaluation.results],
     }
     if prompt_diffs is not None:  # --llmops-diff REF: what changed in the prompts, and its effect
-        report["prompt_diffs"] = dict(prompt_diffs)
+        report["prompt_diffs"] = prompt_diffs.to_dict()
     return report
 
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
-
 from ..gates.evaluation import Evaluation
 from ..gates.stats import format_usd, signed
 from ..results import CaseResult, Outcome
+from ..review.model import Review
 from ..review.render import render_review_markdown
 
 __all__ = ["render_markdown"]
@@ -58,7 +56,7 @@ def _variant_rows(evaluation: Evaluation) -> list[str]:
     return lines
 
 
-def render_markdown(evaluation: Evaluation, *, prompt_diffs: Mapping[str, Any] | None = None) -> str:
+def render_markdown(evaluation: Evaluation, *, prompt_diffs: Review | None = None) -> str:
     """The summary for a pull-request comment or ``$GITHUB_STEP_SUMMARY``."""
     text = _render_markdown(evaluation)
     if prompt_diffs is None:

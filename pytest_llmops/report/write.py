@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
 
 from ..fileio import atomic_write_text, display_path
 from ..gates.evaluation import Evaluation
+from ..review.model import Review
 from ..settings import Settings
 from .html import render_html
 from .json import build_report
@@ -19,7 +18,7 @@ __all__ = ["write_reports"]
 
 
 def write_reports(
-    evaluation: Evaluation, settings: Settings, *, prompt_diffs: Mapping[str, Any] | None = None
+    evaluation: Evaluation, settings: Settings, *, prompt_diffs: Review | None = None
 ) -> tuple[list[str], list[str]]:
     """Write the reports asked for; returns (what was written, what failed and why).
 

@@ -18,14 +18,15 @@ from ..assertions.registry import AssertionContext, PreparedAssertion
 from ..engine.plan import CasePlan
 from ..engine.scoring import combine_scores
 from ..errors import InvalidVersionError, LlmopsError
-from ..prompts.lockfile import PromptSnapshot, bump_level, suggest_bump, template_diff
+from ..prompts.lockfile import BumpHint, PromptSnapshot, bump_level, suggest_bump, template_diff
 from ..prompts.registry import Prompt, load_prompt_file
 from ..prompts.versions import Version
 from ..results import CaseResult, LLMResponse, Outcome
 from .git import ChangeSet, real_path, under
 from .impact import PROMPT_SUFFIXES
+from .model import BumpSuggestion, CaseDiff, NewAnswer, OldAnswer, PromptDiff, PromptSide
 
-__all__ = ["RecordedReader", "case_diff", "old_answer", "prompt_diffs", "review_data"]
+__all__ = ["RecordedReader", "case_diff", "old_answer", "prompt_diffs"]
 
 
 def _prompt_from_text(text: bytes, path: Path) -> Prompt | None:
@@ -42,7 +43,7 @@ def _prompt_from_text(text: bytes, path: Path) -> Prompt | None:
 
 def prompt_diffs(
     changes: ChangeSet, loaded: Mapping[Path, Sequence[Prompt]], *, base: Path
-) -> list[dict[str, Any]]:
+) -> list[PromptDiff]:
     """One entry per prompt version added, edited or removed since the ref, with its template diff.
 
     A new version is compared with the highest lower version of the same prompt at the ref (the
@@ -74,7 +75,7 @@ def prompt_diffs(
             at_ref.setdefault((prompt.name, str(prompt.version)), snap(prompt))
 
     at = changes.ref
-    diffs: list[dict[str, Any]] = []
+    diffs: list[PromptDiff] = []
     replaced: set[tuple[str, str]] = set()
     for key in sorted(new, key=_version_key):
         after = new[key]
@@ -105,7 +106,7 @@ def prompt_diffs(
             and key not in {(p.name, str(p.version)) for p in current.values()}
         ):
             diffs.append(_prompt_entry("deleted", old[key], None, at, None))
-    return sorted(diffs, key=lambda d: _version_key((d["prompt"], (d["new"] or d["old"])["version"])))
+    return sorted(diffs, key=lambda d: _version_key((d.prompt, d.version)))
 
 
 def _version_key(key: tuple[str, str]) -> tuple[str, Any]:
@@ -139,39 +140,35 @@ def _highest_below(
     return best[1] if best else None
 
 
+def _side(snapshot: PromptSnapshot | None) -> PromptSide | None:
+    if snapshot is None:
+        return None
+    return PromptSide(snapshot.version, snapshot.path, snapshot.sha256, tuple(snapshot.variables))
+
+
 def _prompt_entry(
     change: str,
     before: PromptSnapshot | None,
     after: PromptSnapshot | None,
     ref: str,
-    hint: Any,
-) -> dict[str, Any]:
-    def side(s: PromptSnapshot | None) -> dict[str, Any] | None:
-        if s is None:
-            return None
-        return {"version": s.version, "path": s.path, "sha256": s.sha256, "variables": list(s.variables)}
-
+    hint: BumpHint | None,
+) -> PromptDiff:
     name = (after or before).name  # type: ignore[union-attr]
     old_label = f"{before.ref} ({ref}:{before.path})" if before else "/dev/null"
     new_label = f"{after.ref} ({after.path})" if after else "/dev/null"
-    entry: dict[str, Any] = {
-        "prompt": name,
-        "change": change,
-        "old": side(before),
-        "new": side(after),
-        "diff": "\n".join(template_diff(before, after, old_label, new_label)),
-        "suggested_bump": None,
-        "cases": [],
-    }
+    bump = None
     if hint is not None and before is not None and after is not None:
         actual = bump_level(before.version, after.version)
-        entry["suggested_bump"] = {
-            "level": hint.level,
-            "reasons": list(hint.reasons),
-            "actual": actual,
-            "enough": actual is not None and _LEVELS[actual] >= _LEVELS[hint.level],
-        }
-    return entry
+        enough = actual is not None and _LEVELS[actual] >= _LEVELS[hint.level]
+        bump = BumpSuggestion(hint.level, tuple(hint.reasons), actual, enough)
+    return PromptDiff(
+        prompt=name,
+        change=change,
+        old=_side(before),
+        new=_side(after),
+        diff="\n".join(template_diff(before, after, old_label, new_label)),
+        suggested_bump=bump,
+    )
 
 
 _LEVELS = {"patch": 0, "minor": 1, "major": 2}
@@ -228,7 +225,7 @@ def case_diff(
     old_cassette: tuple[str, str] | None,
     read: RecordedReader,
     uses_judge: Callable[[str], bool] = lambda _type: False,
-) -> dict[str, Any]:
+) -> CaseDiff:
     """The response at the ref beside the new one, both scored with the current assertions.
 
     ``old_cassette`` is (path shown, text) of the case's cassette at the ref, if it had one.
@@ -237,61 +234,39 @@ def case_diff(
     from its other checks, and ``compared_without`` names the ones left out.
     """
     offline = [a for a in plan.assertions if not uses_judge(a.spec.type)]
-    left_out = sorted({a.spec.type for a in plan.assertions if uses_judge(a.spec.type)})
-    old: dict[str, Any] = {"response": None, "score": None, "passed": None, "cassette": None, "note": None}
+    left_out = tuple(sorted({a.spec.type for a in plan.assertions if uses_judge(a.spec.type)}))
     if old_cassette is None:
-        old["note"] = f"no recording at {ref}"
+        old = OldAnswer(note=f"no recording at {ref}")
     else:
-        old["cassette"] = old_cassette[0]
         answer = old_answer(old_cassette[1], read)
         if answer is None:
-            old["note"] = f"no answer found in the cassette at {ref}"
+            old = OldAnswer(cassette=old_cassette[0], note=f"no answer found in the cassette at {ref}")
         else:
-            old["response"] = answer.text
-            if offline:
-                old["score"], old["passed"] = _rescore(plan, offline, answer)
-    new: dict[str, Any] = {"response": None, "score": None, "outcome": None, "error": None}
+            score, passed = _rescore(plan, offline, answer) if offline else (None, None)
+            old = OldAnswer(answer.text, score, passed, old_cassette[0])
+    new = NewAnswer()
     comparable = None
     if result is not None:
-        new.update(
-            response=result.output, score=result.score, outcome=result.outcome.value, error=result.error
-        )
+        new = NewAnswer(result.output, result.score, result.outcome.value, result.error)
         comparable = result.score
         if left_out and result.assertions:
             kept = [r for r in result.assertions if not uses_judge(r.type)]
             comparable = combine_scores(kept, plan.threshold)[0] if kept else None
     change = None
     if (
-        old["score"] is not None
+        old.score is not None
         and comparable is not None
         and (result is None or result.outcome is not Outcome.ERROR)
     ):
-        change = round(float(comparable) - float(old["score"]), 6)
-    return {
-        "nodeid": nodeid,
-        "case": plan.case,
-        "prompt": plan.prompt.name if plan.prompt else None,
-        "prompt_version": str(plan.prompt.version) if plan.prompt else None,
-        "reasons": list(reasons),
-        "old": old,
-        "new": new,
-        "score_change": change,
-        "compared_without": left_out,
-    }
-
-
-def review_data(
-    ref: str, prompts: Sequence[Mapping[str, Any]], cases: Sequence[Mapping[str, Any]]
-) -> dict[str, Any]:
-    """The ``prompt_diffs`` section of the reports: prompt diffs, each naming its cases, and case diffs."""
-    ordered_cases = sorted(cases, key=lambda c: str(c["nodeid"]))
-    out_prompts = []
-    for entry in prompts:
-        side = entry.get("new") or entry.get("old") or {}
-        nodeids = [
-            c["nodeid"]
-            for c in ordered_cases
-            if c.get("prompt") == entry["prompt"] and c.get("prompt_version") == side.get("version")
-        ]
-        out_prompts.append({**entry, "cases": nodeids})
-    return {"ref": ref, "prompts": out_prompts, "cases": [dict(c) for c in ordered_cases]}
+        change = round(float(comparable) - float(old.score), 6)
+    return CaseDiff(
+        nodeid=nodeid,
+        case=plan.case,
+        prompt=plan.prompt.name if plan.prompt else None,
+        prompt_version=str(plan.prompt.version) if plan.prompt else None,
+        reasons=tuple(reasons),
+        old=old,
+        new=new,
+        score_change=change,
+        compared_without=left_out,
+    )

@@ -17,6 +17,8 @@ __all__ = [
     "AssertionSpec",
     "CaseSpec",
     "DefaultsSpec",
+    "LockEntrySpec",
+    "LockFileSpec",
     "MessageSpec",
     "PromptFileSpec",
     "ProviderSpec",
@@ -30,7 +32,9 @@ _TAG = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 
 
 class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    # NaN and infinities are refused wherever a number is written: a weight of .inf would make
+    # every score NaN, and NaN compares false with every threshold.
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
 
 def _as_list(value: Any) -> Any:
@@ -142,12 +146,22 @@ class AssertionSpec(_Model):
         return self.type[4:] if self.negated else self.type
 
 
+#: pytest's own marks: a tag becomes a marker, so `tags: [skip]` would skip the case silently.
+PYTEST_MARKS = frozenset({"skip", "skipif", "xfail", "parametrize", "usefixtures", "filterwarnings"})
+
+
 def _check_tags(tags: list[str]) -> list[str]:
     for tag in tags:
         if not _TAG.match(tag):
             raise ValueError(
                 f"tag {tag!r} cannot be a pytest marker: use letters, digits, '_' and '-', "
                 "starting with a letter"
+            )
+        if tag in PYTEST_MARKS:
+            raise ValueError(
+                f"tag {tag!r} is one of pytest's own marks ({', '.join(sorted(PYTEST_MARKS))}): as a tag "
+                "it would change how pytest runs the case without saying so; to skip or xfail a case "
+                "write `skip: true` or `xfail: true` on it, else pick another tag name"
             )
     return tags
 
@@ -306,3 +320,42 @@ class PromptFileSpec(ModelParams):
         if self.messages is None and self.user is None:
             raise ValueError("a prompt needs a `user:` template or a `messages:` list")
         return self
+
+
+class LockMessageSpec(_Model):
+    role: str
+    content: str
+
+
+class LockEntrySpec(_Model):
+    """One prompt version in the lock file (written by ``--llmops-update-lock``)."""
+
+    file: str
+    sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    model: str | None = None
+    params: dict[str, Any] = Field(default_factory=dict)
+    variables: list[str] = Field(default_factory=list)
+    messages: list[LockMessageSpec] = Field(default_factory=list)
+    description: str | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+
+
+class LockFileSpec(_Model):
+    """The prompt lock file: ``prompts: {name: {version: entry}}``."""
+
+    lock_version: typing.Literal[1] = 1
+    prompts: dict[str, dict[str, LockEntrySpec]] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _versions_are_strings(cls, data: Any) -> Any:
+        # YAML reads a version `1.0` as a number; names and versions are text.
+        if isinstance(data, dict) and isinstance(data.get("prompts"), dict):
+            prompts = {
+                str(name): (
+                    {str(v): e for v, e in versions.items()} if isinstance(versions, dict) else versions
+                )
+                for name, versions in data["prompts"].items()
+            }
+            data = {**data, "prompts": prompts}
+        return data

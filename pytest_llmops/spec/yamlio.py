@@ -43,9 +43,14 @@ class LineMap:
         return self._lines.get((), None)
 
 
-#: Nodes a document may expand to through aliases: far above any real suite, far below a
-#: "billion laughs" document whose aliases multiply until memory runs out.
-MAX_NODES = 200_000
+#: How far aliases may multiply a document: its values after expansion may number at most this
+#: many times those written, plus ``ALIAS_SLACK``. A suite that reuses a block of defaults in
+#: every case stays far below; a "billion laughs" document, whose aliases multiply until memory
+#: runs out, is refused before anything walks it. A large suite without aliases is never refused.
+ALIAS_FACTOR = 10
+ALIAS_SLACK = 100_000
+#: Merge keys (``<<: *defaults``) may repeat; any other repeated key is an error.
+_MERGE_KEY = "<<"
 
 
 class _ShapeError(ValueError):
@@ -54,21 +59,63 @@ class _ShapeError(ValueError):
         self.line = line
 
 
-def _walk(root: yaml.Node, lines: dict[DataPath, int]) -> None:
-    """Note the line of every key and item; refuse aliases that loop or explode.
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
 
-    Iterative, so deep nesting cannot exhaust Python's stack.
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases loop, or expand it far beyond what was written.
+
+    One pass over the node graph as composed (an alias is the same node object reached twice),
+    iterative so deep nesting cannot exhaust Python's stack: each node's expanded size is known
+    from its children's, whatever their number of references.
     """
-    stack: list[tuple[yaml.Node, DataPath, frozenset[int]]] = [(root, (), frozenset())]
-    visited = 0
+    size: dict[int, int] = {}
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
-        node, path, above = stack.pop()
-        visited += 1
-        if visited > MAX_NODES:
-            raise _ShapeError(f"the document expands to more than {MAX_NODES} values (aliases?)", 1)
-        if id(node) in above:
+        node, done = stack.pop()
+        key = id(node)
+        if done:
+            on_path.discard(key)
+            size[key] = 1 + sum(size[id(child)] for child in _children(node))
+            continue
+        if key in size:
+            continue
+        if key in on_path:
             raise _ShapeError("an alias refers to a collection that contains it", node.start_mark.line + 1)
+        on_path.add(key)
+        stack.append((node, True))
+        for child in _children(node):
+            if id(child) in on_path:
+                raise _ShapeError(
+                    "an alias refers to a collection that contains it", child.start_mark.line + 1
+                )
+            if id(child) not in size:
+                stack.append((child, False))
+    written = len(size)
+    limit = written * ALIAS_FACTOR + ALIAS_SLACK
+    if size[id(root)] > limit:
+        raise _ShapeError(f"the document expands to more than {limit} values (aliases?)", 1)
+
+
+def _walk(root: yaml.Node, lines: dict[DataPath, int]) -> None:
+    """Note the line of every key and item; a key written twice in one mapping is an error.
+
+    Runs after ``_check_expansion``, so what it visits is bounded; iterative, for deep nesting.
+    """
+    stack: list[tuple[yaml.Node, DataPath]] = [(root, ())]
+    checked: set[int] = set()
+    while stack:
+        node, path = stack.pop()
         if isinstance(node, yaml.MappingNode):
+            if id(node) not in checked:
+                checked.add(id(node))
+                _check_duplicate_keys(node)
             children = [
                 ((*path, key.value), key, value)
                 for key, value in node.value
@@ -78,10 +125,27 @@ def _walk(root: yaml.Node, lines: dict[DataPath, int]) -> None:
             children = [((*path, index), item, item) for index, item in enumerate(node.value)]
         else:
             continue
-        inside = above | {id(node)}
-        for child_path, marker, _ in children:  # a repeated key: the last one wins, as in the data
+        for child_path, marker, _ in children:
             lines[child_path] = marker.start_mark.line + 1
-        stack.extend((child, child_path, inside) for child_path, _, child in reversed(children))
+        stack.extend((child, child_path) for child_path, _, child in reversed(children))
+
+
+def _check_duplicate_keys(node: yaml.MappingNode) -> None:
+    """YAML keeps the last of two equal keys, silently: a second ``tests:`` would drop the first."""
+    first: dict[tuple[str, str], int] = {}
+    for key, _ in node.value:
+        if not isinstance(key, yaml.ScalarNode) or key.value == _MERGE_KEY:
+            continue
+        line = key.start_mark.line + 1
+        seen = first.get((key.tag, key.value))
+        if seen is not None:
+            where = f"lines {seen} and {line}" if seen != line else f"line {line}"
+            raise _ShapeError(
+                f"key {key.value!r} is written twice in one mapping ({where}); YAML would keep only "
+                "the second: merge the two, or rename one",
+                line,
+            )
+        first[(key.tag, key.value)] = line
 
 
 def load_yaml(text: str, path: object) -> tuple[Any, LineMap]:
@@ -91,6 +155,8 @@ def load_yaml(text: str, path: object) -> tuple[Any, LineMap]:
         node = loader.get_single_node()
         if node is None:
             return None, LineMap()
+        if "&" in text:  # no anchor, no alias: nothing can loop or multiply
+            _check_expansion(node)
         data = loader.construct_document(node)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -100,6 +166,8 @@ def load_yaml(text: str, path: object) -> tuple[Any, LineMap]:
         if mark is not None and mark.index < len(text) and text[mark.index] == "\t":
             context += "; a tab: YAML indents with spaces"
         raise SuiteError(f"invalid YAML: {problem}{context}", path=path, line=line) from None
+    except _ShapeError as exc:
+        raise SuiteError(f"invalid YAML: {exc}", path=path, line=exc.line) from None
     except yaml.YAMLError as exc:
         raise SuiteError(f"invalid YAML: {exc}", path=path) from None
     except Exception as exc:  # PyYAML's constructors raise plain errors: `!!int ;`, `!!float`
