@@ -648,6 +648,7 @@ BAD_OPTIONS = {
     "--llmops-report": [""],
     "--llmops-markdown": [""],
     "--llmops-html": [""],
+    "--llmops-github": ["maybe"],
     "--llmops-baseline": ["no-such-report.json"],
     "--llmops-budget": ["lots", "-1"],
     "--llmops-max-cost": ["nan"],
@@ -691,6 +692,7 @@ BAD_INI: dict[str, list[str] | None] = {
     "llmops_report": None,  # a path; one that cannot be written is reported when the run ends
     "llmops_markdown": None,
     "llmops_html": None,
+    "llmops_github": ["sometimes"],
     "llmops_baseline": ["no-such-report.json"],
     "llmops_budget": ["lots"],
     "llmops_max_cost": ["-1"],

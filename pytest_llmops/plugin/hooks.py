@@ -50,6 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
     from .results import ResultCollector  # deferred with the engine (see the module docstring)
 
     config.pluginmanager.register(ResultCollector(state), "llmops-results")
+    from .github import register_github  # light: annotations only under GitHub Actions
+
+    register_github(config, state)
     if (
         settings.lock_file.is_file()
         or settings.lock_required

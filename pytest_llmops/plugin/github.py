@@ -1,0 +1,56 @@
+"""GitHub Actions: the run's annotations printed after the summary, on the controller only.
+
+Registered by ``pytest_configure`` when ``GITHUB_ACTIONS=true`` and ``llmops_github`` is on (the
+default); what is printed, and when a gate "nearly" failed, is ``report.github``'s. The step
+summary is appended by ``report.write`` with the other reports. Importing this module stays
+cheap: it is imported at every start under Actions.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from .state import LlmopsState
+
+__all__ = ["GithubAnnotations", "register_github"]
+
+PLUGIN_NAME = "llmops-github"
+
+
+def register_github(config: pytest.Config, state: LlmopsState) -> None:
+    """Register the annotations under GitHub Actions, unless ``llmops_github = false``."""
+    from ..report.github import in_github_actions  # light: no engine, no reports
+
+    if state.settings.github and in_github_actions(os.environ) and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(GithubAnnotations(state), PLUGIN_NAME)
+
+
+class GithubAnnotations:
+    """Prints ``::error``/``::warning`` workflow commands for the run the results collector evaluated."""
+
+    def __init__(self, state: LlmopsState) -> None:
+        self.state = state
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        collector = self.state.config.pluginmanager.get_plugin("llmops-results")
+        evaluation = getattr(collector, "evaluation", None)
+        if evaluation is None:
+            return  # no LLM case ran
+        from ..report.github import annotation_lines
+
+        for line in annotation_lines(evaluation, path_of=self._repository_path):
+            terminalreporter.write_line(line)
+
+    def _repository_path(self, path: str) -> str:
+        """A report path (relative to rootdir) relative to the checkout, as annotations need it."""
+        absolute = Path(path) if Path(path).is_absolute() else self.state.config.rootpath / path
+        workspace = os.environ.get("GITHUB_WORKSPACE", "").strip()
+        base = Path(workspace) if workspace else Path.cwd()
+        try:
+            return absolute.resolve().relative_to(base.resolve()).as_posix()
+        except ValueError:
+            return path
