@@ -13,7 +13,16 @@ from pytest_llmops.errors import SuiteError
 from pytest_llmops.results import Usage
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .helpers import CASE_COST, USAGE, add_ini, greet_reply, llmops_section, make_suite, write
+from .helpers import (
+    CASE_COST,
+    USAGE,
+    add_ini,
+    greet_reply,
+    junit_suite_case_properties,
+    llmops_section,
+    make_suite,
+    write,
+)
 
 THREE = "".join(
     f"""
@@ -165,7 +174,8 @@ def test_unpriced_model_is_warned_once_and_never_free(
     assert "| `greeter@1.0.0 × openai:my-model` | 3 | 100% | 1.00 | 0 | 4,500 | unknown |" in markdown
     assert "$0.001350 + unknown" in markdown
     assert "> unpriced: `my-model` (add it to `llmops_prices`); its cost is unknown" in markdown
-    assert 'name="llmops_cost_usd" value="unpriced"' in (pytester.path / "j.xml").read_text()
+    figures = junit_suite_case_properties(pytester.path / "j.xml")
+    assert {f["llmops_cost_usd"] for n, f in figures.items() if "my-model" in n} == {"unpriced"}
 
     # A cost gate cannot be held while a cost is unknown.
     result = pytester.runpytest("--llmops-max-cost=100")
