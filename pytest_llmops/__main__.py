@@ -19,6 +19,18 @@ def _html(argv: Sequence[str]) -> int:
     return html_main(argv)
 
 
+def _merge(argv: Sequence[str]) -> int:
+    from .plugin.offline import settings_from_pytest
+    from .report.merge import main as merge_main
+    from .settings import Settings
+
+    def load(args: list[str]) -> Settings | int:
+        found = settings_from_pytest(args)
+        return found.settings if found.settings is not None else found.exit_status
+
+    return merge_main(argv, load)
+
+
 def with_settings_reference(page: str) -> str:
     """``page`` with the text between its settings markers replaced by the generated reference."""
     from .settings import reference_markdown
@@ -45,6 +57,7 @@ def _settings_doc(argv: Sequence[str]) -> int:
 #: Each command, and what it does (the first line of the help).
 COMMANDS: dict[str, tuple[Callable[[Sequence[str]], int], str]] = {
     "html": (_html, "render a JSON report (--llmops-report) as a self-contained HTML page"),
+    "merge": (_merge, "combine CI shards' JSON reports into one run, and apply its gates and reports"),
     "settings-doc": (_settings_doc, f"regenerate the settings reference in {SETTINGS_DOC.as_posix()} [PATH]"),
 }
 

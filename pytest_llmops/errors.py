@@ -22,7 +22,8 @@
     ├── ReportError                a report or baseline cannot be read or written
     └── CassetteError              record/replay problems
         ├── CassetteMissingError   record mode forbids a call that has no recording
-        │   └── NetworkRefusedError  record mode `none` refused a socket outside loopback
+        │   └── NetworkRefusedError  record mode `none` refused a connection (allowed hosts aside)
+        ├── UnattributedCallError  a call belongs to no case, or to one of several (never live)
         ├── CassetteMismatchError  the request no longer matches its recording
         └── CassetteCorruptError   a cassette file cannot be read
 
@@ -56,6 +57,7 @@ __all__ = [
     "ProviderTimeoutError",
     "ReportError",
     "SuiteError",
+    "UnattributedCallError",
     "VerdictParseError",
 ]
 
@@ -196,11 +198,15 @@ class CassetteMissingError(CassetteError):
 
 
 class NetworkRefusedError(CassetteMissingError, ConnectionRefusedError):
-    """In record mode ``none``, code under test tried to reach a host outside loopback.
+    """In record mode ``none``, code under test tried to open a connection (allowed hosts aside).
 
     Also a ``ConnectionRefusedError``, so library code that cleans up after a failed connect
     (closing the socket, say) does so as it would for a refused connection.
     """
+
+
+class UnattributedCallError(CassetteError):
+    """An HTTP call was made while several cases ran, from a context that belongs to none of them."""
 
 
 class CassetteMismatchError(CassetteError):

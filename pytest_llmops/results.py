@@ -54,9 +54,13 @@ class Message:
 class Usage:
     """Token counts of one or more calls."""
 
+    #: Every input token, cache reads and writes included.
     input_tokens: int = 0
     output_tokens: int = 0
+    #: Input tokens read from the provider's prompt cache (priced at the cache-read rate).
     cached_tokens: int = 0
+    #: Input tokens written to the prompt cache (Anthropic, Bedrock: priced above the input rate).
+    cache_write_tokens: int = 0
 
     @property
     def total_tokens(self) -> int:
@@ -67,16 +71,25 @@ class Usage:
             self.input_tokens + other.input_tokens,
             self.output_tokens + other.output_tokens,
             self.cached_tokens + other.cached_tokens,
+            self.cache_write_tokens + other.cache_write_tokens,
         )
 
     def to_dict(self) -> dict[str, int]:
-        """The report's form: ``{input, output, cached}``."""
-        return {"input": self.input_tokens, "output": self.output_tokens, "cached": self.cached_tokens}
+        """The report's form: ``{input, output, cached}``, and ``cache_write`` when there were any."""
+        out = {"input": self.input_tokens, "output": self.output_tokens, "cached": self.cached_tokens}
+        if self.cache_write_tokens:
+            out["cache_write"] = self.cache_write_tokens
+        return out
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Usage:
         data = data or {}
-        return cls(int(data.get("input", 0)), int(data.get("output", 0)), int(data.get("cached", 0)))
+        return cls(
+            int(data.get("input", 0)),
+            int(data.get("output", 0)),
+            int(data.get("cached", 0)),
+            int(data.get("cache_write", 0)),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,6 +130,14 @@ class LLMResponse:
     metadata: Mapping[str, Any] = field(default_factory=dict)
     #: Tool calls the model asked for (its text may then be empty).
     tool_calls: tuple[ToolCall, ...] = ()
+    #: Structured output: the answer parsed as JSON when the request asked for JSON (a schema,
+    #: ``json_object``, Gemini's ``responseMimeType``, Ollama's ``format``); None otherwise.
+    structured: Any = None
+    #: Where the price came from, e.g. ``genai-prices 0.2.3`` (set when the response is priced).
+    price_source: str | None = None
+    #: False when nobody reported the tokens (an application that returned plain text and whose
+    #: calls' responses say nothing): the call is then unpriced, never priced at $0.
+    usage_known: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +227,8 @@ class CaseResult:
     reduce: str | None = None
     #: The case made no call because ``--llmops-budget`` was spent.
     budget_exhausted: bool = False
+    #: Which price source priced the model, e.g. ``genai-prices 0.2.3``; None when unpriced.
+    price_source: str | None = None
 
     @property
     def variant(self) -> str:
@@ -252,6 +275,7 @@ class CaseResult:
             "error": self.error,
             "reduce": self.reduce,
             "budget_exhausted": self.budget_exhausted,
+            "price_source": self.price_source,
         }
 
     @classmethod
@@ -287,6 +311,7 @@ class CaseResult:
             location=str(data.get("location", "")),
             reduce=data.get("reduce"),
             budget_exhausted=bool(data.get("budget_exhausted", False)),
+            price_source=data.get("price_source"),
         )
 
 

@@ -14,6 +14,7 @@ every pytest start.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,12 +45,15 @@ Kind = Literal[
     "provider",
     "usd",
     "rate",
+    "alpha",
     "score",
     "ms",
     "percent",
     "bool",
     "flag",
     "ref",
+    "hosts",
+    "names",
 ]
 
 #: What each kind of value looks like, for help texts, usage errors and the docs.
@@ -66,17 +70,21 @@ FORMS: dict[str, str] = {
     "provider": "a provider id with a model, e.g. openai:gpt-4o-mini",
     "usd": "an amount in USD, e.g. 5 or 0.50",
     "rate": "a fraction from 0 to 1 or a percentage, e.g. 0.95 or 95%",
+    "alpha": "a significance level above 0 and at most 0.5, e.g. 0.05",
     "score": "a score from 0 to 1, e.g. 0.8",
     "ms": "milliseconds, e.g. 2000",
     "percent": "a percentage, e.g. 20 or 20%",
     "bool": "true or false",
     "flag": "a flag (no value)",
     "ref": "a git ref: a branch, tag or commit",
+    "hosts": "hosts, as host or host:port, one per line or comma-separated",
+    "names": "names (headers, query parameters or JSON fields), one per line or comma-separated",
 }
 
 _METAVARS = {
     "usd": "USD",
     "rate": "RATE",
+    "alpha": "ALPHA",
     "score": "SCORE",
     "ms": "MS",
     "percent": "PCT",
@@ -87,6 +95,7 @@ _METAVARS = {
     "seconds": "S",
     "positive-seconds": "S",
     "bool": "{true,false}",
+    "hosts": "HOSTS",
 }
 
 
@@ -131,6 +140,7 @@ class Setting:
 
 
 RECORD_MODES = ("none", "once", "new_episodes", "all")
+REGRESSION_MODES = ("off", "significant")
 DEFAULT_SUITE_GLOBS = ("test_*.llmops.yaml", "test_*.llmops.yml")
 
 SETTINGS: tuple[Setting, ...] = (
@@ -149,6 +159,42 @@ SETTINGS: tuple[Setting, ...] = (
         "folder",
         "One folder for every cassette (default: cassettes/ beside each suite or test file).",
         section="recording",
+    ),
+    Setting(
+        "llmops_allowed_hosts",
+        "hosts",
+        "Hosts that cases and Python tests may still reach in record mode none (a local database, "
+        "say); every other connection, loopback included, is refused. The scripted test server "
+        "of the llmops_server fixture allows its own address.",
+        default=(),
+        section="recording",
+    ),
+    Setting(
+        "llmops_redact_headers",
+        "names",
+        "Headers stored as REDACTED in cassettes (request headers not kept anyway: every header "
+        "but content-type, accept and the API version headers is dropped), e.g. x-request-id.",
+        default=(),
+        section="recording",
+        option=False,
+    ),
+    Setting(
+        "llmops_redact_query",
+        "names",
+        "Query parameters stored and matched as REDACTED, besides those whose name says key "
+        "(key, api-key, subscription-key, auth, token, sig...).",
+        default=(),
+        section="recording",
+        option=False,
+    ),
+    Setting(
+        "llmops_redact_body",
+        "names",
+        "JSON body fields (at any depth) stored and matched as REDACTED, besides those whose name "
+        "says key (api_key, apiKey, secret, password, token...).",
+        default=(),
+        section="recording",
+        option=False,
     ),
     Setting(
         "llmops_repeat",
@@ -177,6 +223,14 @@ SETTINGS: tuple[Setting, ...] = (
         "positive-seconds",
         "Seconds one case may spend on its calls, retries and fallbacks.",
         default=300.0,
+    ),
+    Setting(
+        "llmops_estimate",
+        "flag",
+        "Dry run: print, per variant, the input tokens of every request about to be sent and an "
+        "upper bound of its cost at max_tokens, then stop without a call.",
+        default=False,
+        ini=False,
     ),
     Setting(
         "llmops_suite_glob",
@@ -294,6 +348,38 @@ SETTINGS: tuple[Setting, ...] = (
         "Baseline gate: p95 latency of the cases in both runs may rise by at most this percentage.",
         section="gates",
     ),
+    Setting(
+        "llmops_min_baseline_match",
+        "rate",
+        "Baseline gate, on whenever a baseline is given: the share of this run's cases that the "
+        "baseline also has, at least this; a baseline that matches no case always fails.",
+        default=0.5,
+        section="gates",
+    ),
+    Setting(
+        "llmops_regression",
+        "choice",
+        "significant: fail when a paired test shows a new prompt version, or this run against the "
+        "baseline, to be worse (exact McNemar on pass/fail, exact sign test on scores) at the "
+        "level llmops_regression_alpha; off: no such gate.",
+        default="off",
+        section="gates",
+        choices=REGRESSION_MODES,
+    ),
+    Setting(
+        "llmops_min_win_rate",
+        "rate",
+        "Gate on `pairwise:` suites: the newer prompt version's win rate against the one before it "
+        "may not be significantly below this (its 95% interval entirely under it), e.g. 0.5.",
+        section="gates",
+    ),
+    Setting(
+        "llmops_regression_alpha",
+        "alpha",
+        "The false-alarm rate the regression gate allows in all, shared among its tests.",
+        default=0.05,
+        section="gates",
+    ),
     # -- prompt pull requests -----------------------------------------------------------------
     Setting(
         "llmops_lock_file",
@@ -323,17 +409,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "llmops_changed_since",
         "ref",
-        "Run only the LLM cases affected by changes since the git REF (prompt files, suite entries, "
-        "referenced schema/python files, cassettes; uncommitted changes included). Other cases are "
-        "deselected.",
+        "Run only the LLM cases affected by changes since the git REF, counted from `git merge-base "
+        "HEAD REF` as a pull request's diff is (prompt files, suite entries, referenced schema/python "
+        "files, cassettes; uncommitted changes included). Other cases are deselected.",
         section="review",
         ini=False,
     ),
     Setting(
         "llmops_diff",
         "ref",
-        "Show each prompt changed since the git REF as a diff, and each affected case's response "
-        "at REF beside the new one, with the score change.",
+        "Show each prompt changed since the git REF (from `git merge-base HEAD REF`) as a diff, and "
+        "each affected case's response there beside the new one, with the score change.",
         section="review",
         ini=False,
     ),
@@ -351,7 +437,7 @@ def _number(setting: Setting, raw: str, bad: Callable[[str], SettingError]) -> f
         text = text.removeprefix("$")
     elif setting.kind == "ms" and text.endswith("ms"):
         text = text[:-2].strip()
-    if percent and setting.kind not in ("rate", "percent"):
+    if percent and setting.kind not in ("rate", "percent", "alpha"):
         raise bad("")
     try:
         value = float(text)
@@ -364,6 +450,11 @@ def _number(setting: Setting, raw: str, bad: Callable[[str], SettingError]) -> f
             value /= 100.0
         if value > 1:
             raise bad(f" (got {raw}: write {raw}% for a percentage)")
+    elif setting.kind == "alpha":
+        if percent:
+            value /= 100.0
+        if not 0 < value <= 0.5:
+            raise bad(f" (got {raw})")
     elif setting.kind == "score" and value > 1:
         raise bad(" (at most 1)")
     elif setting.kind in ("count", "runs"):
@@ -387,6 +478,14 @@ def parse(setting: Setting, raw: Any, source: str, base: Path) -> Any:
         if setting.kind == "globs":
             return tuple(lines)
         return tuple(_path(line, base) for line in lines)
+    if setting.kind in ("hosts", "names"):
+        items = raw if isinstance(raw, (list, tuple)) else str(raw).splitlines()
+        entries = [e.strip() for item in items for e in str(item).split(",") if e.strip()]
+        pattern = _HOST if setting.kind == "hosts" else _NAME
+        for entry in entries:
+            if not pattern.match(entry) or (setting.kind == "hosts" and not _port_ok(entry)):
+                raise bad(f" (got {entry!r})")
+        return tuple(entries)
     if isinstance(raw, bool):
         if setting.kind in ("flag", "bool"):
             return raw
@@ -419,6 +518,21 @@ def parse(setting: Setting, raw: Any, source: str, base: Path) -> Any:
     return _number(setting, text, bad)
 
 
+#: ``host``, ``host:port``, ``[::1]:port`` or a bare IPv6 address; never a URL.
+_HOST = re.compile(
+    r"^(?:[A-Za-z0-9_.-]+(?::\d{1,5})?|\[[0-9A-Fa-f:.]+\](?::\d{1,5})?|[0-9A-Fa-f:]*:[0-9A-Fa-f:.]+)$"
+)
+_NAME = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def _port_ok(entry: str) -> bool:
+    port = entry.rpartition("]")[2] if entry.startswith("[") else entry
+    if entry.startswith("[") or entry.count(":") == 1:
+        _, _, digits = port.rpartition(":")
+        return not digits or (digits.isdigit() and 0 < int(digits) <= 65535)
+    return True
+
+
 def _path(text: str, base: Path) -> Path:
     path = Path(text).expanduser()
     return path if path.is_absolute() else base / path
@@ -437,6 +551,10 @@ class Settings:
 
     record_mode: str = _default("llmops_record_mode")
     cassette_dir: Path | None = None
+    allowed_hosts: tuple[str, ...] = _default("llmops_allowed_hosts")
+    redact_headers: tuple[str, ...] = _default("llmops_redact_headers")
+    redact_query: tuple[str, ...] = _default("llmops_redact_query")
+    redact_body: tuple[str, ...] = _default("llmops_redact_body")
     repeat: int = _default("llmops_repeat")
     concurrency: int = _default("llmops_concurrency")
     timeout: float = _default("llmops_timeout")
@@ -444,6 +562,7 @@ class Settings:
     retry_backoff: float = _default("llmops_retry_backoff")
     retry_max_backoff: float = _default("llmops_retry_max_backoff")
     case_timeout: float = _default("llmops_case_timeout")
+    estimate: bool = _default("llmops_estimate")
     suite_glob: tuple[str, ...] = _default("llmops_suite_glob")
     prompt_dirs: tuple[Path, ...] = _default("llmops_prompt_dirs")
     judge: str | None = None
@@ -464,6 +583,10 @@ class Settings:
     max_score_drop: float | None = None
     max_cost_increase: float | None = None
     max_p95_increase: float | None = None
+    min_baseline_match: float = _default("llmops_min_baseline_match")
+    regression: str = _default("llmops_regression")
+    min_win_rate: float | None = None
+    regression_alpha: float = _default("llmops_regression_alpha")
     lock_file: Path = _default("llmops_lock_file")  # noqa: RUF009 - a Path, immutable
     lock_required: bool = _default("llmops_lock_required")
     update_lock: bool = _default("llmops_update_lock")

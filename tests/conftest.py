@@ -13,7 +13,14 @@ import pytest_llmops.plugin.items
 import pytest_llmops.plugin.review
 import pytest_llmops.report.write  # noqa: F401  (see below)
 
-from .helpers import FAKE_ANTHROPIC_KEY, FAKE_CUSTOM_KEY, FAKE_OPENAI_KEY, INNER_INI, SENTINELS
+from .helpers import (
+    AMBIENT_PROVIDER_ENV,
+    FAKE_ANTHROPIC_KEY,
+    FAKE_CUSTOM_KEY,
+    FAKE_OPENAI_KEY,
+    INNER_INI,
+    SENTINELS,
+)
 
 # pytester drops modules first imported inside an inner run. httpx imports httpcore lazily and
 # caches a map of httpcore's exception classes; a re-imported httpcore would then have classes
@@ -36,6 +43,8 @@ def fake_keys(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, ...]]:
 def _no_ambient_llm_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # A developer's real key or base URL must never leak into a test run.
     for name in ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "OPENAI_BASE_URL", "ANTHROPIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    for name in AMBIENT_PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
     # Inner runs behave the same on a laptop and in CI: pytest does not truncate its short
     # summary when CI is set, and the prompt lock is never written there. Tests of CI

@@ -21,7 +21,53 @@ from pytest_llmops.testing import ScriptedLLMServer, UsageOverride
 FAKE_OPENAI_KEY = "sk-test-FAKE-openai-sentinel-do-not-use"
 FAKE_ANTHROPIC_KEY = "fake-anthropic-sentinel-do-not-use"
 FAKE_CUSTOM_KEY = "fake-custom-sentinel-do-not-use"
+FAKE_AZURE_KEY = "fake-azure-sentinel-do-not-use"
+FAKE_GEMINI_KEY = "fake-gemini-sentinel-do-not-use"
+FAKE_VERTEX_TOKEN = "fake-vertex-token-sentinel-do-not-use"
+#: AWS's access key ids are public by design (they name the key); the secret and the session
+#: token are what must never be stored, and what SigV4 derives its signature from.
+FAKE_AWS_ACCESS_KEY_ID = "AKIAFAKESENTINEL0000"
+FAKE_AWS_SECRET = "fake-aws-secret-sentinel-do-not-use"
+FAKE_AWS_SESSION_TOKEN = "fake-aws-session-sentinel-do-not-use"
+FAKE_BEDROCK_TOKEN = "fake-bedrock-api-key-sentinel-do-not-use"
 SENTINELS = (FAKE_OPENAI_KEY, FAKE_ANTHROPIC_KEY, FAKE_CUSTOM_KEY)
+#: Every fake secret of the providers beyond OpenAI and Anthropic.
+PROVIDER_SENTINELS = (
+    FAKE_AZURE_KEY,
+    FAKE_GEMINI_KEY,
+    FAKE_VERTEX_TOKEN,
+    FAKE_AWS_SECRET,
+    FAKE_AWS_SESSION_TOKEN,
+    FAKE_BEDROCK_TOKEN,
+)
+#: Environment variables that could carry a developer's real credentials or endpoints into a
+#: test: removed before every test (``conftest.py``).
+AMBIENT_PROVIDER_ENV = (
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_AD_TOKEN",
+    "AZURE_OPENAI_ENDPOINT",
+    "OPENAI_API_VERSION",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_GEMINI_BASE_URL",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
+    "GOOGLE_APPLICATION_CREDENTIALS",
+    "GOOGLE_CLOUD_PROJECT",
+    "GOOGLE_CLOUD_LOCATION",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_PROFILE",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "AWS_ENDPOINT_URL_BEDROCK_RUNTIME",
+    "OLLAMA_HOST",
+    "OLLAMA_API_KEY",
+    "OPENROUTER_API_KEY",
+    "MISTRAL_API_KEY",
+    "LITELLM_API_KEY",
+)
 
 INNER_INI = """\
 [pytest]

@@ -13,6 +13,7 @@ import pytest
 
 from pytest_llmops.plugin.review import _read_any
 from pytest_llmops.report.json import report_schema
+from pytest_llmops.review.git import GitRepo
 from pytest_llmops.review.model import Review
 from pytest_llmops.review.render import render_review_markdown
 from pytest_llmops.testing import ScriptedLLMServer
@@ -133,7 +134,7 @@ def repo(
 
 def selected(pytester: pytest.Pytester, *args: str) -> set[str]:
     """The case names collected with --llmops-changed-since base."""
-    result = pytester.runpytest("--collect-only", "-q", "--llmops-changed-since", "base", *args)
+    result = pytester.runpytest("--collect-only", "-q", "--llmops-changed-since=base", *args)
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED), result.stdout.str()
     names = {line.split("::")[1].split("[")[0] for line in result.stdout.lines if ".llmops.yaml::" in line}
     assert "test_plain.py::test_plain" in result.stdout.lines, "python tests are never deselected"
@@ -153,11 +154,11 @@ def edit(path: Path, old: str, new: str) -> None:
 
 def test_nothing_changed_deselects_every_case_and_succeeds(repo: pytest.Pytester) -> None:
     assert selected(repo) == set()
-    result = repo.runpytest("--llmops-changed-since", "base")
+    result = repo.runpytest("--llmops-changed-since=base")
     result.assert_outcomes(passed=1, deselected=6)
     result.stdout.fnmatch_lines(["llmops: cases affected by changes since base (*): 0 changed file(s)"])
     # Nothing to run is a pass for a pull request, not pytest's exit 5.
-    result = repo.runpytest("--llmops-changed-since", "base", "-m", "llmops")
+    result = repo.runpytest("--llmops-changed-since=base", "-m", "llmops")
     result.assert_outcomes(deselected=7)
     assert result.ret == pytest.ExitCode.OK
 
@@ -239,7 +240,7 @@ def test_only_affected_cases_are_selected(repo: pytest.Pytester) -> None:
 
 def test_untracked_suite_is_selected(repo: pytest.Pytester) -> None:
     untracked_suite(repo.path)
-    result = repo.runpytest("--collect-only", "-q", "--llmops-changed-since", "base")
+    result = repo.runpytest("--collect-only", "-q", "--llmops-changed-since=base")
     result.stdout.fnmatch_lines(
         ["test_f.llmops.yaml::gina*", "test_f.llmops.yaml::hank*", "*(6 deselected)*"]
     )
@@ -248,12 +249,33 @@ def test_untracked_suite_is_selected(repo: pytest.Pytester) -> None:
 def test_selected_cases_run_and_the_rest_is_deselected(repo: pytest.Pytester) -> None:
     # With -n 2: see test_diff_shows_template_diff_and_old_beside_new_responses.
     wording(repo.path)
-    result = repo.runpytest("--llmops-changed-since", "base", "--llmops-record-mode=new_episodes")
+    result = repo.runpytest("--llmops-changed-since=base", "--llmops-record-mode=new_episodes")
     result.assert_outcomes(passed=4, deselected=3)
 
 
+def test_changes_are_counted_from_the_merge_base_as_a_pull_request_counts_them(repo: pytest.Pytester) -> None:
+    main = git(repo.path, "rev-parse", "--abbrev-ref", "HEAD").strip()
+    git(repo.path, "checkout", "-q", "-b", "feature")  # a branch with no changes of its own ...
+    git(repo.path, "checkout", "-q", main)
+    wording(repo.path)  # ... while main moves on: greeter's wording changes there
+    git(repo.path, "commit", "-q", "-am", "main moves on")
+    git(repo.path, "checkout", "-q", "feature")
+    # Against the ref itself, main's edit would look like this branch's own (alice, bob, carol).
+    gitrepo = GitRepo.discover(repo.path)
+    assert "prompts/greeter-1.0.0.yaml" in gitrepo.changed_since(gitrepo.commit(main))
+    result = repo.runpytest("--collect-only", f"--llmops-changed-since={main}")
+    result.stdout.fnmatch_lines(
+        [f"llmops: cases affected by changes since {main} (merge base *): 0 changed file(s)"]
+    )
+    assert selected(repo, f"--llmops-changed-since={main}") == set()
+    # The branch's own edit is what counts.
+    farewell_wording = repo.path / "prompts" / "farewell-1.1.0.yaml"
+    edit(farewell_wording, "Say bye", "Say goodbye")
+    assert selected(repo, f"--llmops-changed-since={main}") == {"dave", "erin"}
+
+
 def test_bad_ref_is_a_usage_error(repo: pytest.Pytester) -> None:
-    result = repo.runpytest("--llmops-changed-since", "no-such-branch")
+    result = repo.runpytest("--llmops-changed-since=no-such-branch")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
         [
@@ -268,14 +290,14 @@ def test_outside_a_repository_is_a_usage_error(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("GIT_CEILING_DIRECTORIES", str(pytester.path.parent))
-    result = pytester.runpytest("--llmops-diff", "main")
+    result = pytester.runpytest("--llmops-diff=main")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --llmops-diff: * is not inside a git repository (*"])
 
 
 def test_without_git_is_a_usage_error(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PATH", str(pytester.path / "empty"))
-    result = pytester.runpytest("--llmops-changed-since", "main")
+    result = pytester.runpytest("--llmops-changed-since=main")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["ERROR: --llmops-changed-since: git is not installed (or not on PATH)"])
 
@@ -297,7 +319,7 @@ def test_diff_shows_template_diff_and_old_beside_new_responses(
     write(repo.path / "conftest.py", DUMP_REVIEW)
     extra = ["-n", workers] if workers else []
     result = repo.runpytest(
-        "--llmops-changed-since", "base", "--llmops-diff", "base", "--llmops-record-mode=once", *extra
+        "--llmops-changed-since=base", "--llmops-diff=base", "--llmops-record-mode=once", *extra
     )
     # xdist's controller does not count the workers' deselections.
     result.assert_outcomes(passed=1, failed=3, **({} if workers else {"deselected": 3}))
@@ -351,7 +373,7 @@ def test_diff_shows_template_diff_and_old_beside_new_responses(
 
 def test_diff_suggests_a_bigger_bump_when_the_new_version_is_too_small(repo: pytest.Pytester) -> None:
     write_prompt(repo.path, version="1.0.1", user="Say hello.")  # drops `who`: a major change
-    result = repo.runpytest("--collect-only", "--llmops-diff", "base")
+    result = repo.runpytest("--collect-only", "--llmops-diff=base")
     result.stdout.fnmatch_lines(
         [
             "prompt greeter@1.0.1: new version",
@@ -365,7 +387,7 @@ def test_diff_suggests_a_bigger_bump_when_the_new_version_is_too_small(repo: pyt
 def test_diff_lists_an_edited_prompt_and_a_deleted_one(repo: pytest.Pytester) -> None:
     wording(repo.path)
     deleted_version(repo.path)
-    result = repo.runpytest("--collect-only", "--llmops-diff", "base")
+    result = repo.runpytest("--collect-only", "--llmops-diff=base")
     result.stdout.fnmatch_lines(
         [
             "prompt farewell@1.1.0: deleted",
@@ -414,8 +436,8 @@ def test_old_answers_are_read_from_openai_anthropic_and_stream_bodies(
 def test_diff_reaches_the_json_and_markdown_reports(repo: pytest.Pytester) -> None:
     new_version(repo.path)
     result = repo.runpytest(
-        "--llmops-diff", "base", "--llmops-record-mode=once",
-        "--llmops-report", "report.json", "--llmops-markdown", "report.md",
+        "--llmops-diff=base", "--llmops-record-mode=once",
+        "--llmops-report=report.json", "--llmops-markdown=report.md",
     )  # fmt: skip
     assert result.ret in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED)
     data = json.loads((repo.path / "report.json").read_text())

@@ -660,7 +660,12 @@ BAD_OPTIONS = {
     "--llmops-max-score-drop": ["x"],
     "--llmops-max-cost-increase": ["inf"],
     "--llmops-max-p95-increase": ["ten"],
+    "--llmops-min-baseline-match": ["150", "-1%"],
+    "--llmops-regression": ["sometimes", "0.05"],
+    "--llmops-regression-alpha": ["0", "0.9", "nan", "5"],
+    "--llmops-min-win-rate": ["half", "120%"],
     "--llmops-update-lock": ["yes"],
+    "--llmops-estimate": ["yes"],
     "--llmops-changed-since": ["no-such-ref-for-llmops"],
     "--llmops-diff": ["no-such-ref-for-llmops"],
     "--llmops-cassette-dir": ["pytest.ini"],  # an existing file
@@ -672,6 +677,7 @@ BAD_OPTIONS = {
     "--llmops-prices": ["no-such-prices.yaml"],
     "--llmops-judge": ["gpt-4o"],
     "--llmops-embedding": ["nosuch"],
+    "--llmops-allowed-hosts": ["http://localhost:8080", "db:port", "db:70000"],
 }
 #: Each llmops_* ini key with a value that makes no sense; None: any text is a valid value.
 BAD_INI: dict[str, list[str] | None] = {
@@ -704,8 +710,16 @@ BAD_INI: dict[str, list[str] | None] = {
     "llmops_max_score_drop": ["x"],
     "llmops_max_cost_increase": ["inf"],
     "llmops_max_p95_increase": ["ten"],
+    "llmops_min_baseline_match": ["lots"],
+    "llmops_regression": ["yes"],
+    "llmops_regression_alpha": ["0%", "1"],
+    "llmops_min_win_rate": ["-0.5"],
     "llmops_lock_file": None,  # a path
     "llmops_lock_required": ["maybe"],
+    "llmops_allowed_hosts": ["https://api.local", "a b"],
+    "llmops_redact_headers": ["x api key", "x-key:"],
+    "llmops_redact_query": ["sub key", "a=b"],
+    "llmops_redact_body": ["user email", "$.secret"],
 }
 
 

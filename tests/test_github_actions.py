@@ -172,6 +172,10 @@ def gate(name: str, value: float | None, limit: float, passed: bool = True) -> G
         ("min_score", 0.81, 0.80, True),
         ("min_score", 0.85, 0.80, False),
         ("min_pass_rate", 1.0, 1.0, False),  # a minimum of 1 leaves no room
+        ("min_win_rate", 0.52, 0.5, True),
+        ("min_baseline_match", 0.99, 0.9, False),
+        ("regression", 0.9, 0.05, False),  # a p-value against alpha: a verdict, never "nearly"
+        ("regression", 0.051, 0.05, False),
     ],
 )
 def test_nearly_means_less_than_a_tenth_of_the_room_left(

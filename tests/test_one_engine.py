@@ -28,7 +28,8 @@ class Probe:
         return self.spec.display
 
     def complete(self, prompt, client):
-        state = "guard on" if network._windows else "guard off"
+        # Recording modes open a window too (it lets their connections out): look for a refusing one.
+        state = "guard on" if any(w.refuses for w in network._windows) else "guard off"
         return LLMResponse(text=state, provider=self.id, model="probe", cost_usd=0.0)
 
 

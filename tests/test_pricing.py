@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmops.engine.pricing import PRICES_AS_OF, Price, PriceTable, default_prices
+from pytest_llmops.engine.pricing import PRICES_AS_OF, Price, PriceTable, Quote, default_prices
 from pytest_llmops.errors import SuiteError
+from pytest_llmops.report.json import report_schema
 from pytest_llmops.results import Usage
 from pytest_llmops.testing import ScriptedLLMServer
 
@@ -22,6 +23,7 @@ from .helpers import (
     llmops_section,
     make_suite,
     write,
+    write_prompt,
 )
 
 THREE = "".join(
@@ -187,3 +189,106 @@ def test_unpriced_model_is_warned_once_and_never_free(
             "cannot be shown to be at most $100.00 (llmops_max_cost)"
         ]
     )
+
+
+# -- genai-prices: cache writes, long-context tiers, provider-aware ids, local models ---------------
+
+genai = pytest.importorskip("genai_prices", reason="genai-prices needs Python 3.11")
+
+
+def test_cache_writes_cost_the_cache_write_rate() -> None:
+    # 100k tokens written to the cache on claude-haiku-4-5: $1.25 per million, not the $1 input rate.
+    quote = default_prices().quote("claude-haiku-4-5", Usage(100_000, 0, 0, 100_000), provider="anthropic")
+    assert quote.cost_usd == pytest.approx(0.125)
+    assert quote.source is not None and quote.source.startswith(f"genai-prices {genai.__version__}")
+    # The built-in fallback knows the rate too (for an install without genai-prices).
+    assert PriceTable(default_prices()._prices).cost(
+        "claude-haiku-4-5", Usage(100_000, 0, 0, 100_000)
+    ) == pytest.approx(0.125)
+
+
+def test_a_long_prompt_is_priced_at_its_long_context_tier() -> None:
+    # 300k input on claude-sonnet-4-5 is above the 200k tier: $6 / $22.50, not $3 / $15.
+    usage = Usage(input_tokens=300_000, output_tokens=1_000)
+    assert default_prices().cost("claude-sonnet-4-5", usage, provider="anthropic") == pytest.approx(1.8225)
+    assert default_prices().cost(
+        "claude-sonnet-4-5", Usage(100_000, 1_000), provider="anthropic"
+    ) == pytest.approx(0.315)
+
+
+@pytest.mark.parametrize(
+    ("model", "provider"),
+    [
+        ("anthropic/claude-haiku-4.5", "openrouter"),
+        ("anthropic.claude-3-5-haiku-20241022-v1:0", "bedrock"),
+        ("us.anthropic.claude-sonnet-4-5-20250929-v1:0", "bedrock"),
+        ("claude-sonnet-4-5@20250929", "vertex"),
+        ("gemini-2.5-flash", "google"),
+        ("mistral-small-latest", "mistral"),
+        ("gpt-4o-mini", "azure"),
+    ],
+)
+def test_provider_aware_ids_are_priced(model: str, provider: str) -> None:
+    quote = default_prices().quote(model, Usage(1_000_000, 1_000_000), provider=provider)
+    assert quote.cost_usd is not None and quote.cost_usd > 0, quote
+    assert quote.source is not None and "genai-prices" in quote.source
+
+
+def test_an_openrouter_id_costs_what_openrouter_charges() -> None:
+    quote = default_prices().quote(
+        "anthropic/claude-haiku-4.5", Usage(1_000_000, 1_000_000), provider="openrouter"
+    )
+    assert quote.cost_usd == pytest.approx(6.0)  # $1 in + $5 out per million
+    assert quote.source is not None and "(openrouter:anthropic/claude-haiku-4.5)" in quote.source
+
+
+def test_local_models_cost_zero_never_unpriced() -> None:
+    from pytest_llmops.engine.pricing import FREE, LOCAL_SOURCE
+
+    table = default_prices()
+    assert table.quote("llama3.2", Usage(5_000, 500), provider="ollama") == Quote(0.0, LOCAL_SOURCE)
+    assert table.quote("my-vllm-model", Usage(5_000, 500), provider="openai", price=FREE) == Quote(
+        0.0, LOCAL_SOURCE
+    )
+    assert table.quote("my-vllm-model", Usage(5_000, 500), provider="openai").cost_usd is None
+
+
+def test_an_override_file_wins_over_genai_prices(tmp_path: Path) -> None:
+    path = write(
+        tmp_path / "prices.yaml", "claude-haiku-4-5: {input: 10.0, output: 20.0, cache_write: 30.0}\n"
+    )
+    table = default_prices().load_overrides(path)
+    quote = table.quote("claude-haiku-4-5", Usage(1_000_000, 1_000_000, 0, 500_000), provider="anthropic")
+    assert quote == Quote(pytest.approx(5.0 + 15.0 + 20.0), "llmops_prices prices.yaml")
+
+
+def test_the_report_says_which_source_priced_each_model(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer, fake_keys: object
+) -> None:
+    llmops_server.reply(greet_reply, usage=USAGE)
+    write_prompt(pytester.path)
+    base, root = llmops_server.base_url, llmops_server.root_url
+    (pytester.path / "test_greet.llmops.yaml").write_text(
+        "prompt: greeter\nprovider:\n"
+        f"  - {{id: 'ollama:llama3.2', base_url: '{root}'}}\n"
+        f"  - {{id: 'openai:my-local-vllm', base_url: '{base}', price: 0}}\n"
+        f"  - {{id: 'openai:my-finetune', base_url: '{base}'}}\n"
+        f"  - {{id: 'openai:gpt-4o-mini', base_url: '{base}'}}\n"
+        "tests:" + THREE
+    )
+    write(pytester.path / "prices.yaml", "my-finetune: {input: 1.0, output: 2.0}\n")
+    add_ini(pytester, "llmops_prices = prices.yaml")
+    result = pytester.runpytest("--llmops-record-mode=once", "--llmops-report=r.json", "-p", "no:randomly")
+    result.assert_outcomes(passed=12)
+    report = json.loads((pytester.path / "r.json").read_text())
+    sources = {s["model"]: s["source"] for s in report["price_sources"]}
+    assert sources["llama3.2"] == "local model (price 0)"
+    assert sources["my-local-vllm"] == "local model (price 0)"
+    assert sources["my-finetune"] == "llmops_prices prices.yaml"
+    assert sources["gpt-4o-mini"] == f"genai-prices {genai.__version__} (openai:gpt-4o-mini)"
+    assert report["summary"]["unpriced_models"] == []
+    local = [c for c in report["cases"] if c["model"] == "llama3.2"]
+    assert {c["cost_usd"] for c in local} == {0.0} and not any(c["unpriced"] for c in local)
+    import jsonschema
+
+    jsonschema.validate(report, report_schema())

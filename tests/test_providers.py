@@ -317,9 +317,15 @@ def test_python_provider_in_none_mode_never_reaches_the_network(
 
 
 def test_python_provider_plain_text(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    # An app that calls no model says so with `allow_no_call` (see test_recording_clients.py for
+    # the error without it).
     monkeypatch.syspath_prepend(str(pytester.path))
     write(pytester.path / "myapp.py", APP)
-    suite(pytester, "  - python:myapp:plain", ("c0", "Ada", "{type: equals, value: hello Ada}"))
+    suite(
+        pytester,
+        "  - {id: python:myapp:plain, allow_no_call: true}",
+        ("c0", "Ada", "{type: equals, value: hello Ada}"),
+    )
     pytester.runpytest().assert_outcomes(passed=1)
 
 

@@ -172,7 +172,7 @@ def test_tokens_and_cost_of_python_tests_reach_the_report(
 ) -> None:
     import json
 
-    project.runpytest("--llmops-record-mode=once", "-k", "refund", "--llmops-report", "r.json")
+    project.runpytest("--llmops-record-mode=once", "-k", "refund", "--llmops-report=r.json")
     (case,) = json.loads((project.path / "r.json").read_text())["cases"]
     sent = llmops_server.requests[0].json
     assert case["tokens"]["input"] > 0 and case["tokens"]["output"] > 0

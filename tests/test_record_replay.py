@@ -40,6 +40,8 @@ def make_suite(pytester: pytest.Pytester, server: ScriptedLLMServer, extra_case:
         provider:
           id: openai:gpt-4o-mini
           base_url: {server.base_url}
+          # A local server gets the OpenAI key only when asked for it by name.
+          api_key_env: OPENAI_API_KEY
         """
         + cases,
     )

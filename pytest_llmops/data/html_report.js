@@ -289,13 +289,14 @@
     max_cost: usd, min_pass_rate: (v) => pct(v, 1), min_score: (v) => v.toFixed(3), max_p95_latency_ms: ms,
     max_error_rate: (v) => pct(v, 1), max_new_failures: (v) => String(Math.round(v)), max_score_drop: (v) => v.toFixed(3),
     max_cost_increase: (v) => signed(v, 1, "%"), max_p95_increase: (v) => signed(v, 1, "%"),
+    min_baseline_match: (v) => pct(v, 1), regression: (v) => "p " + pval(v), min_win_rate: (v) => pct(v, 0),
   };
   function gatesBox() {
     if (!gates.length) return null;
     const chips = gates.map((g) => {
       const show = GATE_SHOW[g.name] || ((v) => String(v));
       const bound = String(g.name).startsWith("min_") ? "≥ " : "≤ ";
-      const limitText = g.name === "max_cost_increase" || g.name === "max_p95_increase" ? bound + "+" + Number(g.limit).toFixed(1) + "%" : bound + show(g.limit);
+      const limitText = g.name === "regression" ? "fails at adjusted p ≤ " + g.limit : g.name === "max_cost_increase" || g.name === "max_p95_increase" ? bound + "+" + Number(g.limit).toFixed(1) + "%" : bound + show(g.limit);
       return el("div", { class: "gate " + (g.passed ? "held" : "breached"), title: g.message, "data-gate": g.name },
         el("div", { class: "gl" }, el("span", { class: g.passed ? "gate-ok" : "gate-bad", text: g.passed ? "✓" : "✗" }), " " + (g.label || g.name)),
         el("div", { class: "gv", text: g.value == null ? "n/a" : show(g.value) }),
@@ -344,6 +345,55 @@
           el("td", { class: "r", text: sc(d.mean_score.from) + " → " + sc(d.mean_score.to) + (d.mean_score.change == null ? "" : " (" + signed(d.mean_score.change, 2) + ")") }),
           el("td", { class: "r", text: usd(d.cost_usd.from) + " → " + usd(d.cost_usd.to) + (d.cost_usd.change_pct == null ? "" : " (" + signed(d.cost_usd.change_pct, 0, "%") + ")") }),
           el("td", { class: "r", text: ms(d.p95_latency_ms.from) + " → " + ms(d.p95_latency_ms.to) }))))));
+  }
+
+  // -- statistics: 95% intervals, paired comparisons, reruns ---------------------------------------
+  function pval(p) { return p == null ? "–" : p >= 0.1 ? p.toFixed(2) : p >= 0.001 ? p.toFixed(3) : "<0.001"; }
+  function ci(iv, show) { return iv ? "[" + show(iv.low) + ", " + show(iv.high) + "]" : "[–]"; }
+  function pp(v) { return signed(v * 100, 0); }
+  function statsBox() {
+    const sv = S.variants || [];
+    const rows = sv.map((v) => el("tr", null,
+      el("td", { class: "mono", text: String(v.variant) }),
+      el("td", { class: "r", text: int(v.cases) }),
+      el("td", { class: "r", text: pct(v.pass_rate) + " " + ci(v.pass_rate_interval, (x) => pct(x)) }),
+      el("td", { class: "r", text: v.mean_score == null ? "–" : sc(v.mean_score) + " " + ci(v.mean_score_interval, sc) }),
+      el("td", { class: "r", text: v.run_pass_rate ? int(v.run_pass_rate.passed) + "/" + int(v.run_pass_rate.runs) + " " + ci(v.run_pass_rate.interval, (x) => pct(x)) : "" })));
+    const comparisons = (S.version_diffs || []).filter((d) => d.paired).map((d) => [d.prompt + " " + d.from_version + " → " + d.to_version, basename(d.suite) + " · " + d.provider, d.paired]);
+    if (BL && BL.paired) comparisons.push(["this run vs the baseline", BL.path, BL.paired]);
+    const drop = (f, unit) => f && f.detectable_drop != null ? (unit ? (f.detectable_drop * 100).toFixed(0) + " pp" : f.detectable_drop.toFixed(2)) : "–";
+    const pairedRows = comparisons.map(([name, sub, p]) => {
+      const r = p.pass_rate, m = p.mean_score;
+      return el("tr", { "data-comparison": name },
+        el("td", null, el("div", { text: name }), el("div", { class: "muted", style: { "font-size": "12px" }, text: sub })),
+        el("td", { class: "r", text: int(p.pairs) }),
+        el("td", { class: "r", text: pp(r.change) + " pp " + ci(r.interval, pp), title: r.worse + " worse, " + r.better + " better" }),
+        el("td", { class: "r", text: pval(r.p_value) }),
+        el("td", { class: "r", text: m ? signed(m.change, 2) + " " + ci(m.interval, (x) => signed(x, 2)) : "–" }),
+        el("td", { class: "r", text: m ? pval(m.p_value) : "–" }),
+        el("td", { class: "r", text: drop(r, true) + (m && m.detectable_drop != null ? " · " + drop(m, false) : "") }));
+    });
+    const pw = (S.pairwise || []).map((c) => el("tr", { "data-pairwise": c.prompt + " " + c.to_version },
+      el("td", null, el("div", { text: c.prompt + " " + c.from_version + " → " + c.to_version }), el("div", { class: "muted", style: { "font-size": "12px" }, text: basename(c.suite) + " · " + c.provider })),
+      el("td", { class: "r", text: int(c.cases) }),
+      el("td", { class: "r", text: c.win_rate == null ? "–" : pct(c.win_rate) + " " + ci(c.interval, (x) => pct(x)) }),
+      el("td", { class: "r", text: int(c.wins) + " / " + int(c.ties) + " / " + int(c.losses) }),
+      el("td", { class: "r", text: pval(c.p_value) }),
+      el("td", { class: "r", text: int(c.position_flips) + (c.unscored ? " · " + int(c.unscored) + " unscored" : "") })));
+    const rr = S.reruns || {};
+    const alpha = comparisons.length ? comparisons[0][2].alpha : null;
+    return el("section", { class: "panelbox", id: "statistics" },
+      el("h2", null, "Statistics", el("span", { class: "muted", text: "95% intervals; the case is the unit" })),
+      el("table", { class: "t", id: "intervals" },
+        el("thead", null, el("tr", null, ["variant", "cases", "pass rate (Wilson)", "mean score (t)", "runs passed (clustered)"].map((h, i) => el("th", { class: i ? "r" : "", text: h })))),
+        el("tbody", null, rows)),
+      pairedRows.length ? el("table", { class: "t", id: "paired" },
+        el("thead", null, el("tr", null, ["paired comparison", "cases", "pass rate change", "McNemar p", "score change", "sign test p", "detectable drop (80% power, one-sided at " + (alpha == null ? "–" : Number(alpha.toPrecision(3))) + ")"].map((h, i) => el("th", { class: i ? "r" : "", text: h })))),
+        el("tbody", null, pairedRows)) : null,
+      pw.length ? el("table", { class: "t", id: "pairwise" },
+        el("thead", null, el("tr", null, ["pairwise preference (both orders)", "cases", "win rate (ties half)", "won / tied / lost", "sign test p", "position flips"].map((h, i) => el("th", { class: i ? "r" : "", text: h })))),
+        el("tbody", null, pw)) : null,
+      rr.attempts ? el("div", { class: "line muted", id: "reruns", style: { padding: "8px 14px" }, text: "reruns: " + int(rr.cases) + " case(s) ran again (" + int(rr.attempts) + " earlier attempt(s)), counted once with the last attempt; spent on reruns, apart from the totals: " + int(((rr.tokens || {}).total || 0) + ((rr.judge_tokens || {}).total || 0)) + " tokens, " + usd((rr.cost_usd || {}).total) }) : null);
   }
 
   // Small inline-SVG charts: score histogram, cost bar and p95 bar per variant.
@@ -738,7 +788,7 @@
   // -- assemble ------------------------------------------------------------------------------
   app.append(header(),
     el("div", { class: "summary", id: "summary" }, cards(), gatesBox(), baselineBox(),
-      variantsBox(), versionsBox()),
+      variantsBox(), versionsBox(), statsBox()),
     toolbar(), matrix, panel);
   const tb = document.getElementById("toolbar");
   document.documentElement.style.setProperty("--tb-h", tb.offsetHeight + "px");

@@ -17,9 +17,9 @@ import httpx
 from ..errors import BudgetExhaustedError, CassetteError, ProviderError
 from ..prompts.render import RenderedPrompt
 from ..recording.cassette import CaseCassette
-from ..recording.interception import routed_to
 from ..recording.modes import RecordMode
 from ..recording.network import guard as network_guard
+from ..recording.routing import calling
 from ..recording.transport import CassetteTransport
 from ..results import LLMResponse, Usage
 from ..spec.schema import ProviderSpec
@@ -41,13 +41,15 @@ class Channel:
     @classmethod
     def open(cls, session: Session, path: Path, *, mode: RecordMode, nodeid: str) -> Channel:
         """Load (or start) the cassette at ``path``; raises ``CassetteError`` if it is unreadable."""
+        scrubber = session.scrubber()
         cassette = CaseCassette(
             path,
             mode,
             record_command=session.record_command(nodeid),
             secrets=session.secrets,  # asked when saving: keys of providers first used later count
+            rescrub=lambda r: scrubber.request(r.method, r.uri, r.body, r.headers.items()),
         )
-        transport = CassetteTransport(cassette, session.live_transport)
+        transport = CassetteTransport(cassette, session.live_transport, scrubber=scrubber, nodeid=nodeid)
         return cls(
             session, mode, cassette, transport, httpx.Client(transport=transport, timeout=session.timeout)
         )
@@ -89,8 +91,8 @@ def call_with_fallbacks(channel: Channel, spec: ProviderSpec, rendered: Rendered
         attempt = 0
         while True:
             try:
-                with session.budget_guard(), routed_to(channel.transport), network_guard(channel.mode):
-                    response = session.priced(provider.complete(rendered, channel.client))
+                with session.budget_guard(), calling(channel.transport), network_guard(channel.mode):
+                    response = session.priced(provider.complete(rendered, channel.client), candidate)
                 channel.cassette.commit()
                 return CallOutcome(response, candidate.display, retries)
             except (ProviderError, CassetteError) as exc:
@@ -163,9 +165,9 @@ class CaseJudge:
         if embed is None:
             raise ProviderError(f"provider {provider.id!r} cannot embed text; use an openai: embedding model")
         try:
-            with session.budget_guard(), routed_to(channel.transport), network_guard(channel.mode):
+            with session.budget_guard(), calling(channel.transport), network_guard(channel.mode):
                 vectors, response = embed(texts, channel.client)
-                response = session.priced(response)
+                response = session.priced(response, provider)
             channel.cassette.commit()
         except (ProviderError, CassetteError):
             channel.cassette.discard()

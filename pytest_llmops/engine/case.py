@@ -8,14 +8,20 @@ and cassette errors become an ``error`` outcome; they never escape to stop the s
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..assertions.pairwise import judge_pair
 from ..assertions.registry import AssertionContext, PreparedAssertion
-from ..errors import CassetteError, PromptRenderError
+from ..errors import CassetteError, LlmopsError, NetworkRefusedError, PromptRenderError
+from ..prompts.registry import Prompt
 from ..prompts.render import RenderedPrompt, render_template
+from ..recording import routing
 from ..recording.modes import RecordMode
+from ..recording.network import Window
+from ..recording.network import guard as network_guard
 from ..results import AssertionResult, CaseResult, LLMResponse, Message
 from ..spec.schema import ProviderSpec
 from .calls import CallFailed, CallOutcome, CaseJudge, Channel, call_with_fallbacks
@@ -45,12 +51,28 @@ class CaseRun:
         self.mode = record_mode or session.record_mode
         self.cassette_path = session.cassette_path(source, item_name)
         self.channel = Channel.open(session, self.cassette_path, mode=self.mode, nodeid=nodeid)
+        self._active: contextlib.ExitStack | None = None
+        self._window: Window | None = None
 
     def __enter__(self) -> CaseRun:
-        return self
+        return self.activate()
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+    def activate(self) -> CaseRun:
+        """From now until ``close``, the case owns the calls made in its context (and its threads),
+        and its record mode's network guard covers everything it runs, not only its calls."""
+        if self._active is None:
+            stack = contextlib.ExitStack()
+            stack.enter_context(routing.patching(self.channel.transport))
+            self._window = stack.enter_context(network_guard(self.mode, fail_on_swallowed=False))
+            self._active = stack
+        return self
+
+    def refused(self) -> NetworkRefusedError | None:
+        """A connection refused outside the case's calls (by a Python test's own code), if any."""
+        return self._window.refusal() if self._window is not None else None
 
     def call(self, spec: ProviderSpec, rendered: RenderedPrompt) -> CallOutcome:
         """The application's call, with retries and fallbacks; raises ``CallFailed``."""
@@ -88,7 +110,12 @@ class CaseRun:
         self.channel.cassette.save()
 
     def close(self) -> None:
-        self.channel.close()
+        try:
+            if self._active is not None:
+                self._active.close()
+                self._active = None
+        finally:
+            self.channel.close()
 
 
 def render_case(plan: CasePlan) -> RenderedPrompt:
@@ -120,6 +147,38 @@ def identity_of(plan: CasePlan, session: Session, nodeid: str) -> CaseIdentity:
         prompt_version=str(prompt.version) if prompt else None,
         threshold=plan.threshold,
         tags=plan.tags,
+    )
+
+
+def _pairwise(
+    plan: CasePlan, against: Prompt, judge: CaseJudge, output: str, rendered: RenderedPrompt
+) -> AssertionResult:
+    """``pairwise:``: the version before this one answers the same case (through this case's
+    channel, so its answer is recorded here and counted as judging), then the judge compares."""
+    assert plan.pairwise is not None and plan.pairwise.provider is not None and plan.prompt is not None
+    old_label = against.ref
+    try:
+        old = judge.complete(against.render(plan.vars, case=plan.case), plan.provider).text
+    except (LlmopsError, ValueError) as exc:
+        return AssertionResult(
+            "pairwise",
+            False,
+            0.0,
+            f"unscored: pairwise against {old_label}: its answer could not be had: {exc}",
+            weight=0.0,
+            metric="pairwise_win",
+            unscored=True,
+        )
+    question = next((m.content for m in reversed(rendered.messages) if m.role == "user"), "")
+    return judge_pair(
+        judge,
+        plan.pairwise.provider,
+        criteria=plan.pairwise.criteria,
+        question=question,
+        new=output,
+        old=old,
+        new_label=plan.prompt.ref,
+        old_label=old_label,
     )
 
 
@@ -157,6 +216,8 @@ def run_plan(plan: CasePlan, session: Session, *, nodeid: str) -> CaseResult:
                 prompt=rendered,
                 case_id=f"{plan.suite_path.name}::{plan.case}",
             )
+            if plan.pairwise is not None and plan.against is not None:
+                graded = (*graded, _pairwise(plan, plan.against, judge, response.text, rendered))
             answered_by = outcome.answered_by if outcome.answered_by != plan.provider.display else None
             results.append(
                 scored_result(

@@ -18,7 +18,15 @@ from ..assertions.registry import PreparedAssertion
 from ..errors import PromptError, SuiteError
 from ..prompts.registry import Prompt, PromptRegistry
 from ..prompts.render import render_template
-from ..spec.schema import AssertionSpec, CaseSpec, ProviderSpec, ReduceRule, SuiteSpec, parse_reduce
+from ..spec.schema import (
+    AssertionSpec,
+    CaseSpec,
+    PairwiseSpec,
+    ProviderSpec,
+    ReduceRule,
+    SuiteSpec,
+    parse_reduce,
+)
 from ..spec.validation import parse_model, suggest
 from ..spec.yamlio import load_yaml_file
 from .session import Session
@@ -50,6 +58,10 @@ class CasePlan:
     #: Runs of this case; None: the run's default (ini `llmops_repeat`, `--llmops-repeat`).
     repeat: int | None = None
     reduce: ReduceRule = field(default_factory=lambda: ReduceRule("pass^k"))
+    #: ``pairwise:``: the version this one is judged against (the next lower version of the same
+    #: prompt in ``prompt:``), and the pairwise spec with its judge resolved; None for the lowest.
+    against: Prompt | None = None
+    pairwise: PairwiseSpec | None = None
 
     @property
     def variant(self) -> str:
@@ -123,6 +135,7 @@ def load_suite(path: Path, *, prompts: Callable[[Path], PromptRegistry], session
                     line=line,
                 )
 
+    pairwise = _pairwise(spec, resolved, session, path, lines.line(("pairwise",)))
     cases: list[CasePlan] = []
     seen: dict[str, int] = {}
     preparer = _Preparer(session, base_dir, path, judge=spec.judge, embedding=spec.embedding)
@@ -190,6 +203,7 @@ def load_suite(path: Path, *, prompts: Callable[[Path], PromptRegistry], session
                     line=line,
                 )
             for prompt in resolved:
+                against = _previous_version(prompt, resolved) if pairwise is not None else None
                 for provider in spec.provider:
                     cases.append(
                         CasePlan(
@@ -211,9 +225,42 @@ def load_suite(path: Path, *, prompts: Callable[[Path], PromptRegistry], session
                             description=case.description,
                             repeat=case.repeat or spec.defaults.repeat,
                             reduce=reduce,
+                            against=against,
+                            pairwise=pairwise if against is not None else None,
                         )
                     )
     return SuitePlan(path, spec, tuple(cases))
+
+
+def _previous_version(prompt: Prompt | None, resolved: Sequence[Prompt | None]) -> Prompt | None:
+    """The highest version of the same prompt below ``prompt`` (what the version diff compares)."""
+    if prompt is None:
+        return None
+    lower = [p for p in resolved if p is not None and p.name == prompt.name and p.version < prompt.version]
+    return max(lower, key=lambda p: p.version) if lower else None
+
+
+def _pairwise(
+    spec: SuiteSpec, resolved: Sequence[Prompt | None], session: Session, path: Path, line: int | None
+) -> PairwiseSpec | None:
+    """The suite's ``pairwise:`` with its judge: its own, else the suite's, else the ini default."""
+    if spec.pairwise is None:
+        return None
+    judge = spec.pairwise.provider or spec.judge or session.judge
+    if judge is None:
+        from ..assertions.judges import judge_setup_message
+
+        raise SuiteError(judge_setup_message("pairwise"), path=path, line=line)
+    _check_provider(judge, session, path, line)
+    names = [p.name for p in resolved if p is not None]
+    if not any(names.count(name) > 1 for name in names):
+        raise SuiteError(
+            "`pairwise:` compares versions of one prompt, and `prompt:` lists no prompt twice "
+            "(e.g. `prompt: [support@2.0.0, support@2.1.0]`)",
+            path=path,
+            line=line,
+        )
+    return spec.pairwise.model_copy(update={"provider": judge})
 
 
 def _check_provider(spec: ProviderSpec, session: Session, path: Path, line: int | None) -> None:

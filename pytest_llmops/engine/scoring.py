@@ -98,6 +98,7 @@ def answer_fields(response: LLMResponse) -> dict[str, Any]:
         "ttft_ms": response.ttft_ms,
         "replayed": response.replayed,
         "output": response.text,
+        "price_source": response.price_source,
     }
 
 

@@ -20,16 +20,39 @@ from ..assertions.registry import AssertionRegistry, default_registry
 from ..errors import BudgetExhaustedError
 from ..providers import Provider, ProviderRegistry, default_providers
 from ..recording.cassette import cassette_path
-from ..recording.interception import OWNED
+from ..recording.interception import OwnedHTTPTransport
 from ..recording.modes import RecordMode
+from ..recording.scrub import Redaction, Scrubber
 from ..results import LLMResponse
 from ..spec.schema import AssertionSpec, ProviderSpec
-from .pricing import PriceTable, default_prices
+from .pricing import Price, PriceTable, default_prices, parse_price
 
-__all__ = ["DEFAULT_SECRET_ENVS", "Session"]
+__all__ = ["DEFAULT_SECRET_ENVS", "Session", "provider_price"]
 
 #: Environment variables whose values are secrets wherever they appear.
-DEFAULT_SECRET_ENVS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AZURE_OPENAI_API_KEY")
+DEFAULT_SECRET_ENVS = (
+    "OPENAI_API_KEY",
+    "ANTHROPIC_API_KEY",
+    "AZURE_OPENAI_API_KEY",
+    "AZURE_OPENAI_AD_TOKEN",
+    "GEMINI_API_KEY",
+    "GOOGLE_API_KEY",
+    "GOOGLE_OAUTH_ACCESS_TOKEN",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_BEARER_TOKEN_BEDROCK",
+    "OPENROUTER_API_KEY",
+    "MISTRAL_API_KEY",
+    "LITELLM_API_KEY",
+    "OLLAMA_API_KEY",
+)
+
+
+def provider_price(spec: ProviderSpec) -> Price | None:
+    """The provider's own ``price:`` (0 for a local model), or None to ask the price tables."""
+    if spec.price is None:
+        return None
+    return parse_price(spec.price, f"provider {spec.id!r}: price")
 
 
 @dataclass
@@ -62,7 +85,10 @@ class Session:
     #: USD that live calls may spend in this run (``--llmops-budget``); None = no cap.
     budget_usd: float | None = None
     spent_usd: float = 0.0
+    #: What is redacted besides keys: ini ``llmops_redact_*`` and the redaction hook.
+    redaction: Redaction = field(default_factory=Redaction)
     _live: httpx.HTTPTransport | None = field(default=None, repr=False)
+    _scrubber: Scrubber | None = field(default=None, repr=False)
     _instances: dict[str, Provider] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _budget_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -78,6 +104,8 @@ class Session:
                 instance = self._instances[key] = self.providers.create(spec)
                 if spec.api_key_env:
                     self._secret_envs.add(spec.api_key_env)
+                # Headers and query values read from the environment are secrets too.
+                self._secret_envs.update(spec.referenced_envs())
             return instance
 
     def live_transport(self) -> httpx.BaseTransport:
@@ -90,9 +118,15 @@ class Session:
                     "(replays keep running)"
                 )
             if self._live is None:
-                self._live = httpx.HTTPTransport(retries=0)
-                setattr(self._live, OWNED, True)  # never rerouted to a cassette
+                # Never rerouted to a cassette, nor seen by another recorder's patches.
+                self._live = OwnedHTTPTransport(retries=0)
             return self._live
+
+    def scrubber(self) -> Scrubber:
+        """The scrubbed form of stored requests, for every cassette of the run."""
+        if self._scrubber is None:
+            self._scrubber = Scrubber.from_redaction(self.redaction, self.secrets)
+        return self._scrubber
 
     def backoff(self, spec: ProviderSpec, attempt: int, retry_after: float | None) -> float:
         """Seconds to wait before retry ``attempt`` (0-based): Retry-After, else jittered 2^n."""
@@ -117,10 +151,23 @@ class Session:
         with self._budget_lock:
             yield
 
-    def priced(self, response: LLMResponse) -> LLMResponse:
-        """Price a response (an application may report its own cost) and count live spend."""
-        if response.cost_usd is None:
-            response = replace(response, cost_usd=self.prices.cost(response.model, response.usage))
+    def priced(self, response: LLMResponse, spec: ProviderSpec | None = None) -> LLMResponse:
+        """Price a response (an application may report its own cost) and count live spend.
+
+        ``spec`` is the provider that answered: its kind picks provider-aware price ids
+        (``bedrock:`` asks for AWS's prices), and its ``price:`` wins over every table. A
+        response whose usage nobody reported stays unpriced, never $0.
+        """
+        if response.cost_usd is None and response.usage_known:
+            quote = self.prices.quote(
+                response.model,
+                response.usage,
+                provider=spec.kind if spec is not None else None,
+                price=provider_price(spec) if spec is not None else None,
+            )
+            response = replace(response, cost_usd=quote.cost_usd, price_source=quote.source)
+        elif response.cost_usd is not None and response.price_source is None:
+            response = replace(response, price_source="reported by the application")
         if not response.replayed:
             self.add_spend(response.cost_usd)
         return response

@@ -7,12 +7,14 @@ Every figure is computed over the cases present in both runs.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..results import CaseResult, Outcome
+from .paired import PairedComparison, compare_pairs
 from .stats import percentile
 
 __all__ = ["BaselineComparison", "CaseChange", "Change", "ScoreDrop", "compare_with_baseline", "total_cost"]
@@ -103,6 +105,20 @@ class BaselineComparison:
     #: Application + judge cost of the matched cases priced in both runs.
     cost_usd: Change
     p95_latency_ms: Change
+    #: Cases in this run (matched or not): the share matched is ``matched / run_cases``.
+    run_cases: int = 0
+    #: ``(current, baseline)`` results of the matched cases, sorted by the current id.
+    pairs: tuple[tuple[CaseResult, CaseResult], ...] = field(default=(), repr=False, compare=False)
+
+    @property
+    def matched_share(self) -> float:
+        """The share of this run's cases that the baseline has (0 for an empty run)."""
+        return self.matched / self.run_cases if self.run_cases else 0.0
+
+    @functools.cached_property
+    def paired(self) -> PairedComparison:
+        """This run against the baseline, case by case (exact tests, intervals)."""
+        return compare_pairs(self.pairs)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -118,6 +134,8 @@ class BaselineComparison:
             "mean_score": self.mean_score.to_dict(),
             "cost_usd": self.cost_usd.to_dict(),
             "p95_latency_ms": self.p95_latency_ms.to_dict(),
+            "run_cases": self.run_cases,
+            "matched_share": self.matched_share,
         }
 
 
@@ -230,6 +248,8 @@ def compare_with_baseline(
         p95_latency_ms=Change(
             percentile([b for _, b in latencies], 95), percentile([c for c, _ in latencies], 95)
         ),
+        run_cases=len(current),
+        pairs=tuple(pairs),
     )
 
 

@@ -10,8 +10,12 @@ Gate (ini key)                 measured over                                    
 ``llmops_max_score_drop``      the largest fall of one case's score                 above
 ``llmops_max_cost_increase``   cost of the cases in both runs, % change             above
 ``llmops_max_p95_increase``    p95 latency of the cases in both runs, % change      above
+``llmops_regression``          one-sided paired tests of each comparison, p value   at most alpha
+``llmops_min_baseline_match``  share of this run's cases the baseline has           below
 
-The last four need ``--llmops-baseline``; without one they are skipped. A breached gate fails the
+The baseline gates need ``--llmops-baseline``; without one they are skipped, and each fails when
+the baseline matched too few cases (``gates.decisions``). The regression gate tests the paired
+comparisons (prompt versions, the baseline) and is skipped when there are none. A breached gate fails the
 run (exit status 1) even when every case passed; the plugin acts on the controller only, after the
 last report, the way pytest-cov's ``--cov-fail-under`` does.
 
@@ -24,38 +28,25 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from ..fileio import display_path
 from ..results import CaseResult
 from ..settings import Settings
 from .baseline import BaselineComparison, compare_with_baseline, total_cost
+from .decisions import (
+    Comparison,
+    baseline_match_gate,
+    baseline_shortfall,
+    comparisons,
+    regression_gate,
+    test_alpha,
+)
+from .gate import GateResult
+from .pairwise import PairwiseComparison, pairwise_comparisons, win_rate_gate
+from .reruns import RerunSummary
 from .stats import VariantSummary, VersionDiff, format_usd, signed, summarize, total, version_diffs
 
 __all__ = ["Evaluation", "GateResult", "evaluate"]
-
-
-@dataclass(frozen=True)
-class GateResult:
-    """One gate's verdict."""
-
-    name: str  # the setting without the prefix: "max_cost"
-    label: str  # "max cost"
-    value: float | None
-    limit: float
-    passed: bool
-    message: str
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "label": self.label,
-            # JSON has no infinity: a rise from 0 is "no figure", and the message says why.
-            "value": None if self.value is not None and math.isinf(self.value) else self.value,
-            "limit": self.limit,
-            "passed": self.passed,
-            "message": self.message,
-        }
 
 
 @dataclass(frozen=True)
@@ -69,6 +60,17 @@ class Evaluation:
     gates: tuple[GateResult, ...]
     baseline: BaselineComparison | None
     settings: Settings
+    #: Earlier attempts of cases pytest ran again (``--reruns``), sorted by id.
+    reruns: tuple[CaseResult, ...] = ()
+    #: The paired comparisons (version diffs, the baseline) and the level of each test.
+    comparisons: tuple[Comparison, ...] = ()
+    test_alpha: float = 0.05
+    #: ``pairwise:`` suites: each version diff's win rate.
+    pairwise: tuple[PairwiseComparison, ...] = ()
+
+    @property
+    def rerun_summary(self) -> RerunSummary:
+        return RerunSummary.of(self.reruns)
 
     @property
     def breached(self) -> list[GateResult]:
@@ -86,6 +88,9 @@ LABELS = {
     "max_score_drop": "score drop",
     "max_cost_increase": "cost increase",
     "max_p95_increase": "p95 latency increase",
+    "min_baseline_match": "baseline match",
+    "regression": "significant regression",
+    "min_win_rate": "pairwise win rate",
 }
 
 
@@ -189,6 +194,9 @@ def _gates(
             _gate("max_error_rate", summary.error_rate, settings.max_error_rate, _pct_text, at_most=True)
         )
     if baseline is not None:
+        # A baseline that matched too few cases cannot show that a baseline gate holds.
+        short = baseline_shortfall(baseline, settings)
+        before = len(out)
         if settings.max_new_failures is not None:
             out.append(
                 _gate(
@@ -197,6 +205,7 @@ def _gates(
                     settings.max_new_failures,
                     lambda v: f"{v:.0f}",
                     at_most=True,
+                    note=short,
                 )
             )
         if settings.max_score_drop is not None:
@@ -207,6 +216,7 @@ def _gates(
                     settings.max_score_drop,
                     lambda v: f"{v:.3f}",
                     at_most=True,
+                    note=short,
                 )
             )
         for name, change, limit in (
@@ -225,8 +235,11 @@ def _gates(
                     limit,
                     lambda v: "+∞%" if math.isinf(v) else f"{signed(v, '.1f')}%",
                     at_most=True,
+                    note=short,
                 )
             )
+        if short and len(out) == before:  # no baseline gate set: the shortfall fails on its own
+            out.append(baseline_match_gate(baseline, settings))
     return out
 
 
@@ -234,8 +247,12 @@ def evaluate(
     results: Iterable[CaseResult],
     settings: Settings,
     baseline: Sequence[CaseResult] | None = None,
+    reruns: Iterable[CaseResult] = (),
 ) -> Evaluation:
-    """Totals, version differences, the baseline comparison and every gate set."""
+    """Totals, version differences, the baseline comparison and every gate set.
+
+    ``reruns``: earlier attempts of cases that pytest ran again; they count in no figure or gate.
+    """
     ordered = tuple(sorted(results, key=lambda r: r.nodeid))
     summary = total(ordered)
     comparison = None
@@ -246,12 +263,26 @@ def evaluate(
             path=display_path(settings.baseline) if settings.baseline else "baseline",
             max_score_drop=settings.max_score_drop,
         )
+    versions = tuple(version_diffs(ordered))
+    found = tuple(comparisons(versions, comparison))
+    gates = _gates(summary, ordered, settings, comparison)
+    regression = regression_gate(found, settings, comparison)
+    if regression is not None:
+        gates.append(regression)
+    preferences = tuple(pairwise_comparisons(versions))
+    win_rate = win_rate_gate(preferences, settings)
+    if win_rate is not None:
+        gates.append(win_rate)
     return Evaluation(
         results=ordered,
         total=summary,
         variants=tuple(summarize(ordered).values()),
-        versions=tuple(version_diffs(ordered)),
-        gates=tuple(_gates(summary, ordered, settings, comparison)),
+        versions=versions,
+        gates=tuple(gates),
         baseline=comparison,
         settings=settings,
+        reruns=tuple(sorted(reruns, key=lambda r: r.nodeid)),
+        comparisons=found,
+        test_alpha=test_alpha(found, settings),
+        pairwise=preferences,
     )

@@ -8,6 +8,7 @@ a serial run's to the last digit.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Iterable, Sequence
@@ -17,6 +18,8 @@ from typing import Any
 from ..errors import InvalidVersionError
 from ..prompts.versions import Version
 from ..results import CaseResult, Outcome, Usage
+from .intervals import Interval, clustered_mean_interval, mean_interval, wilson_interval
+from .paired import PairedComparison, compare_pairs
 
 __all__ = [
     "VariantSummary",
@@ -109,6 +112,8 @@ class VariantSummary:
     judge_failures: int = 0
     judge_failure_cases: int = 0
     replayed: int = 0
+    #: Repeated cases only: 1.0 / 0.0 per run (passed or not), one list per case.
+    run_passes: list[list[float]] = field(default_factory=list)
 
     @classmethod
     def of(cls, result: CaseResult) -> VariantSummary:
@@ -154,6 +159,8 @@ class VariantSummary:
             self.judge_failure_cases += 1
         if result.replayed:
             self.replayed += 1
+        if result.runs:
+            self.run_passes.append([1.0 if run.get("outcome") == "passed" else 0.0 for run in result.runs])
 
     @property
     def pass_rate(self) -> float:
@@ -205,6 +212,41 @@ class VariantSummary:
         return percentile(self.latencies, 95)
 
     @property
+    def pass_rate_interval(self) -> Interval | None:
+        """Wilson 95% interval of the pass rate; the case is the unit (after ``reduce``)."""
+        return wilson_interval(self.passed, self.cases)
+
+    @property
+    def mean_score_interval(self) -> Interval | None:
+        """t 95% interval of the mean score over cases (a repeated case counts once, by its mean)."""
+        return mean_interval(self.scores)
+
+    @property
+    def run_pass_rate(self) -> dict[str, Any] | None:
+        """Repeated cases: the share of runs that passed, its interval clustered by case."""
+        if not self.run_passes:
+            return None
+        runs = sum(len(r) for r in self.run_passes)
+        passed = int(sum(sum(r) for r in self.run_passes))
+        interval = clustered_mean_interval(self.run_passes)
+        return {
+            "cases": len(self.run_passes),
+            "runs": runs,
+            "passed": passed,
+            "rate": passed / runs if runs else 0.0,
+            "interval": interval.to_dict() if interval else None,
+        }
+
+    def interval_fields(self) -> dict[str, Any]:
+        """The intervals the JSON report adds to each statistics block."""
+        pass_rate, score = self.pass_rate_interval, self.mean_score_interval
+        return {
+            "pass_rate_interval": pass_rate.to_dict() if pass_rate else None,
+            "mean_score_interval": score.to_dict() if score else None,
+            "run_pass_rate": self.run_pass_rate,
+        }
+
+    @property
     def judged(self) -> bool:
         return bool(self.judge_usage.total_tokens or self.judge_failures or any(self.judge_costs))
 
@@ -239,6 +281,7 @@ class VariantSummary:
             "judge_failures": self.judge_failures,
             "judge_failure_rate": self.judge_failure_rate,
             "replayed": self.replayed,
+            **self.interval_fields(),
         }
 
 
@@ -283,6 +326,13 @@ class VersionDiff:
     provider: str
     older: VariantSummary
     newer: VariantSummary
+    #: ``(newer, older)`` results of the same case, sorted by the newer one's id.
+    pairs: tuple[tuple[CaseResult, CaseResult], ...] = field(default=(), repr=False, compare=False)
+
+    @functools.cached_property
+    def paired(self) -> PairedComparison:
+        """The cases of both versions compared case by case (exact tests, intervals)."""
+        return compare_pairs(self.pairs)
 
     @property
     def pass_rate_change(self) -> float:
@@ -344,6 +394,7 @@ def _pct(old: float | None, new: float | None) -> float | None:
 def version_diffs(results: Iterable[CaseResult]) -> list[VersionDiff]:
     """For each suite × prompt × provider that ran several prompt versions, consecutive pairs."""
     groups: dict[tuple[str, str, str], dict[str, VariantSummary]] = {}
+    cases: dict[tuple[str, str, str, str], dict[str, CaseResult]] = {}
     for result in sorted(results, key=lambda r: r.nodeid):
         if result.prompt is None or result.prompt_version is None:
             continue
@@ -352,9 +403,20 @@ def version_diffs(results: Iterable[CaseResult]) -> list[VersionDiff]:
         if summary is None:
             summary = versions[result.prompt_version] = VariantSummary.of(result)
         summary.add(result)
+        key = (result.suite, result.prompt, result.provider, result.prompt_version)
+        cases.setdefault(key, {}).setdefault(result.case, result)
     diffs = []
     for (suite, prompt, provider), versions in sorted(groups.items()):
-        ordered = [versions[v] for v in sorted(versions, key=_version_key)]
+        ordered = [v for v in sorted(versions, key=_version_key)]
         for older, newer in itertools.pairwise(ordered):
-            diffs.append(VersionDiff(suite, prompt, provider, older, newer))
+            old_cases = cases[(suite, prompt, provider, older)]
+            new_cases = cases[(suite, prompt, provider, newer)]
+            # The same case under both versions: pairs by case name (suite, prompt, provider agree).
+            pairs = tuple(
+                sorted(
+                    ((new, old_cases[name]) for name, new in new_cases.items() if name in old_cases),
+                    key=lambda pair: pair[0].nodeid,
+                )
+            )
+            diffs.append(VersionDiff(suite, prompt, provider, versions[older], versions[newer], pairs))
     return diffs

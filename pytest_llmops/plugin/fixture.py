@@ -10,9 +10,12 @@
 
 A Python test runs through the same engine as a YAML case (``engine.case.CaseRun``): calls go
 through a cassette named after the test under ONE record mode (the marker's, else the run's),
-which both the cassette and the network guard obey. A failed ``check`` reads exactly like a YAML
-case's failure, and every test's tokens, cost, latency and scores enter the same reports,
-summary and gates.
+which both the cassette and the network guard obey. From the fixture's set-up to its teardown
+the test is the running case: what its own code sends (an SDK called directly, from any client
+``recording.capture`` covers, from threads it starts) is recorded in, and replayed from, that
+cassette, and in record mode ``none`` the guard refuses every other connection of the test.
+A failed ``check`` reads exactly like a YAML case's failure, and every test's tokens, cost,
+latency and scores enter the same reports, summary and gates.
 """
 
 from __future__ import annotations
@@ -95,6 +98,10 @@ class LlmopsFixture:
             record_mode=RecordMode(mode) if mode else None,
         )
         self.record_mode = self._run.mode
+        from ..recording.capture import install
+
+        install()  # the test's own calls (an SDK used directly) reach its cassette too
+        self._run.activate()
         self.cassette_path = self._run.cassette_path
         self._published: dict[str, Any] | None = None
         self._usage = Usage()
@@ -297,11 +304,16 @@ class LlmopsFixture:
             self._published.clear()
             self._published.update(data)
 
-    def close(self) -> None:
+    def close(self, *, test_failed: bool = False) -> None:
+        """Save the cassette; a refused connection the test swallowed fails it here."""
+        refused = None if test_failed else self._run.refused()
         try:
+            self._run.channel.cassette.commit()  # what the test's own code recorded
             self._run.save()
         finally:
             self._run.close()
+        if refused is not None:  # the test's own code caught a refusal: it must not pass
+            raise refused
 
 
 def marker_options(node: pytest.Item) -> dict[str, Any]:

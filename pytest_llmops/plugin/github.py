@@ -9,7 +9,6 @@ cheap: it is imported at every start under Actions.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
@@ -40,17 +39,8 @@ class GithubAnnotations:
         evaluation = getattr(collector, "evaluation", None)
         if evaluation is None:
             return  # no LLM case ran
-        from ..report.github import annotation_lines
+        from ..report.github import annotation_lines, checkout_path
 
-        for line in annotation_lines(evaluation, path_of=self._repository_path):
+        rootdir = self.state.config.rootpath
+        for line in annotation_lines(evaluation, path_of=lambda p: checkout_path(p, rootdir, os.environ)):
             terminalreporter.write_line(line)
-
-    def _repository_path(self, path: str) -> str:
-        """A report path (relative to rootdir) relative to the checkout, as annotations need it."""
-        absolute = Path(path) if Path(path).is_absolute() else self.state.config.rootpath / path
-        workspace = os.environ.get("GITHUB_WORKSPACE", "").strip()
-        base = Path(workspace) if workspace else Path.cwd()
-        try:
-            return absolute.resolve().relative_to(base.resolve()).as_posix()
-        except ValueError:
-            return path

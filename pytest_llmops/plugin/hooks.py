@@ -16,7 +16,7 @@ import pytest
 
 from ..results import Outcome
 from . import hookspecs
-from .options import add_options, read_settings
+from .options import add_options, read_settings, refuse_space_form
 from .state import RESULT_PROPERTY, STATE_KEY, LlmopsState
 
 if TYPE_CHECKING:
@@ -40,6 +40,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", MARKER)
+    refuse_space_form(config)  # before anything is read: the rootdir and ini file may be wrong
     settings = read_settings(config)
     state = LlmopsState(config=config, settings=settings)
     if settings.prices is not None:
@@ -50,6 +51,10 @@ def pytest_configure(config: pytest.Config) -> None:
     from .results import ResultCollector  # deferred with the engine (see the module docstring)
 
     config.pluginmanager.register(ResultCollector(state), "llmops-results")
+    if settings.estimate:
+        from .estimate import DryRun  # deferred: only for --llmops-estimate
+
+        config.pluginmanager.register(DryRun(state), "llmops-estimate")
     from .github import register_github  # light: annotations only under GitHub Actions
 
     register_github(config, state)
@@ -101,7 +106,8 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     """Start a prefetcher for the cases of this run (or of this xdist worker) while recording."""
     state = session.config.stash.get(STATE_KEY, None)
     prefetcher = None
-    if state is not None and state.started and not session.config.option.collectonly:
+    dry_run = state is not None and state.settings.estimate
+    if state is not None and state.started and not dry_run and not session.config.option.collectonly:
         from .concurrency import start_prefetcher
 
         prefetcher = start_prefetcher(session, state)
@@ -110,6 +116,34 @@ def pytest_runtestloop(session: pytest.Session) -> Any:
     finally:
         if prefetcher is not None:
             prefetcher.close()
+
+
+#: Whether a test's call phase failed: a refusal it already failed on is not reported again.
+CALL_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    report = yield
+    if report.when == "call":
+        item.stash[CALL_FAILED] = report.failed
+    return report
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    # pytest-recording's configure hook is not told its test: it reads it from here.
+    from .recorders import CURRENT_ITEM
+
+    item.config.stash[CURRENT_ITEM] = item
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    """pytest-recording is configuring a test's cassette: keep it apart from ours, and keyless."""
+    from .recorders import configure_vcr
+
+    configure_vcr(config, vcr)
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -168,13 +202,18 @@ def llmops(request: pytest.FixtureRequest) -> Iterator[LlmopsFixture]:
     try:
         yield fixture
     finally:
-        fixture.close()
+        fixture.close(test_failed=node.stash.get(CALL_FAILED, False))
 
 
 @pytest.fixture
 def llmops_server() -> Iterator[ScriptedLLMServer]:
-    """A scripted OpenAI/Anthropic-compatible server on 127.0.0.1 for tests that need an LLM."""
+    """A scripted OpenAI/Anthropic-compatible server on 127.0.0.1 for tests that need an LLM.
+
+    Record mode ``none`` refuses every connection, loopback included; this server's own address
+    stays allowed while it runs, since a test that scripts it means to reach it.
+    """
+    from ..recording.network import allowed
     from ..testing import ScriptedLLMServer
 
-    with ScriptedLLMServer() as server:
+    with ScriptedLLMServer() as server, allowed("127.0.0.1", server.port):
         yield server

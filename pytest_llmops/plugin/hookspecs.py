@@ -11,6 +11,11 @@ already registered; pass ``replace=True`` to replace one::
 
     def pytest_llmops_register_assertions(registry):
         registry.register("polite", polite_factory)     # suites use `type: polite`
+
+    def pytest_llmops_configure_redaction(redaction):
+        redaction.headers.add("x-request-id")           # stored as REDACTED
+        redaction.query_params.add("session")
+        redaction.body_fields.add("customer_email")
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import pluggy
 if TYPE_CHECKING:
     from ..assertions.registry import AssertionRegistry
     from ..providers.base import ProviderRegistry
+    from ..recording.scrub import Redaction
 
 hookspec = pluggy.HookspecMarker("pytest")
 
@@ -45,4 +51,16 @@ def pytest_llmops_register_assertions(registry: AssertionRegistry) -> None:
     each use of the type (validate the configuration there, raising ``AssertionConfigError``);
     the returned ``check(ctx: AssertionContext) -> Grade`` runs per case. ``not-<name>`` comes
     for free.
+    """
+
+
+@hookspec
+def pytest_llmops_configure_redaction(redaction: Redaction) -> None:
+    """Add to what cassettes store as ``REDACTED``, as pytest-recording's ``vcr_config`` does.
+
+    Called once per run (per xdist worker), when the first case starts, after the ini keys
+    ``llmops_redact_headers``, ``llmops_redact_query`` and ``llmops_redact_body`` are read:
+    add names to ``redaction.headers``, ``redaction.query_params`` and ``redaction.body_fields``
+    (sets, compared case-insensitively). Query parameters and body fields are redacted in the
+    stored request and in the request being matched, so a redacted recording still replays.
     """

@@ -1,8 +1,10 @@
 """The results collector: case results from test reports, then gates, reports and the summary.
 
 ``pytest_runtest_logreport`` runs on the controller for every worker's report too, so totals
-under xdist equal a serial run's. Gates and reports act once, on the controller, after the last
-report (like pytest-cov's ``--cov-fail-under``); workers only collect.
+under xdist equal a serial run's. A case reported again (pytest-rerunfailures' ``--reruns``) counts
+once, with its last attempt; the earlier attempts are kept apart (``state.reruns``). Gates and
+reports act once, on the controller, after the last report (like pytest-cov's
+``--cov-fail-under``); workers only collect.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ class ResultCollector:
             except ReportError as exc:
                 raise pytest.UsageError(str(exc)) from None
         self.evaluation: Evaluation | None = None
+        self._positions: dict[str, int] = {}  # nodeid -> index in state.results
         self.written: list[str] = []
         self.write_problems: list[str] = []
 
@@ -55,7 +58,17 @@ class ResultCollector:
             return
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY and isinstance(value, dict):
-                self.state.results.append(CaseResult.from_dict(value))
+                self._add(CaseResult.from_dict(value))
+
+    def _add(self, result: CaseResult) -> None:
+        """One result per case id: a later attempt replaces an earlier one, which is kept apart."""
+        position = self._positions.get(result.nodeid)
+        if position is None:
+            self._positions[result.nodeid] = len(self.state.results)
+            self.state.results.append(result)
+        else:
+            self.state.reruns.append(self.state.results[position])
+            self.state.results[position] = result
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -66,13 +79,18 @@ class ResultCollector:
         from ..report.write import write_reports
 
         add_suite_properties(session.config, self.state.results)
-        self.evaluation = evaluate(self.state.results, self.settings, self.baseline)
+        self.evaluation = evaluate(self.state.results, self.settings, self.baseline, self.state.reruns)
+        # The cases' own verdict, before the gates: `python -m pytest_llmops merge` combines
+        # shards with it, so a merged run exits as a single run would.
+        run = {"tests_exit_status": int(session.exitstatus)}
         if self.evaluation.breached and session.exitstatus == pytest.ExitCode.OK:
             # Documented: a breached gate fails the run like a failed test, exit status 1.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
         review = session.config.pluginmanager.get_plugin("llmops-review")
         diffs = review.review() if review is not None else None
-        self.written, self.write_problems = write_reports(self.evaluation, self.settings, prompt_diffs=diffs)
+        self.written, self.write_problems = write_reports(
+            self.evaluation, self.settings, prompt_diffs=diffs, run=run
+        )
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.evaluation is None:

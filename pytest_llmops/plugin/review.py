@@ -3,9 +3,9 @@
 - after collection it runs the version-bump guard (``prompts.lockfile.check_prompts``) over every
   prompt the suites loaded; a failure is reported as a collection error of the lock file, so it
   reads as one clean message, with xdist too, and no case runs;
-- ``--llmops-changed-since REF`` keeps only the cases a change since REF affects
+- ``--llmops-changed-since=REF`` keeps only the cases a change since REF affects
   (``review.impact``) and reports the rest as deselected;
-- ``--llmops-diff REF`` adds, for each changed prompt, its template diff, and for each affected
+- ``--llmops-diff=REF`` adds, for each changed prompt, its template diff, and for each affected
   case the response at REF (from its cassette) beside the new one with the score change.
 """
 

@@ -19,11 +19,13 @@ from ..engine.session import Session
 from ..errors import LlmopsError
 from ..providers import ProviderRegistry, default_providers
 from ..recording.modes import RecordMode
+from ..recording.network import allow_hosts
 from ..recording.redaction import redact_logs
+from ..recording.scrub import Redaction
 from ..settings import Settings
 from ..spec.schema import ProviderSpec
 
-__all__ = ["build_session", "load_prices", "worker_budget"]
+__all__ = ["build_session", "load_prices", "redaction", "worker_budget"]
 
 
 def worker_budget(config: pytest.Config, budget: float | None) -> float | None:
@@ -76,6 +78,17 @@ def load_prices(settings: Settings) -> PriceTable:
     return prices
 
 
+def redaction(config: pytest.Config, settings: Settings) -> Redaction:
+    """What is redacted besides keys: the ini keys, then what plugins add through the hook."""
+    wanted = Redaction(
+        headers=set(settings.redact_headers),
+        query_params=set(settings.redact_query),
+        body_fields=set(settings.redact_body),
+    )
+    config.hook.pytest_llmops_configure_redaction(redaction=wanted)
+    return wanted
+
+
 def build_session(config: pytest.Config, settings: Settings, prices: PriceTable | None = None) -> Session:
     """The session of this run (or of this xdist worker)."""
     session = Session(
@@ -97,6 +110,8 @@ def build_session(config: pytest.Config, settings: Settings, prices: PriceTable 
         judge=ProviderSpec(id=settings.judge) if settings.judge else None,
         embedding=ProviderSpec(id=settings.embedding) if settings.embedding else None,
         budget_usd=worker_budget(config, settings.budget),
+        redaction=redaction(config, settings),
     )
+    allow_hosts(settings.allowed_hosts)
     config.add_cleanup(redact_logs(session.secrets))  # a key in a URL never reaches --log-file
     return session

@@ -36,8 +36,11 @@ class LlmopsState:
 
     config: pytest.Config
     settings: Settings
-    #: Every case's result, gathered from the test reports (on the controller under xdist).
+    #: Every case's result, gathered from the test reports (on the controller under xdist);
+    #: a case pytest ran again (``--reruns``) is here once, with its last attempt.
     results: list[CaseResult] = field(default_factory=list)
+    #: The earlier attempts of cases pytest ran again, in the order they were reported.
+    reruns: list[CaseResult] = field(default_factory=list)
     #: Runs cases ahead of pytest when recording with concurrency above 1.
     prefetcher: Prefetcher | None = None
     concurrency: AdaptiveLimit | None = None

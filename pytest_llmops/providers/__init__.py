@@ -9,7 +9,17 @@ __all__ = ["BUILTIN_PROVIDERS", "Provider", "ProviderFactory", "ProviderRegistry
 #: The providers that ship with the plugin, by kind; imported on first use.
 BUILTIN_PROVIDERS: dict[str, str] = {
     "openai": "pytest_llmops.providers.openai:OpenAIProvider",
+    "openai-responses": "pytest_llmops.providers.responses:OpenAIResponsesProvider",
+    "azure": "pytest_llmops.providers.azure:AzureOpenAIProvider",
     "anthropic": "pytest_llmops.providers.anthropic:AnthropicProvider",
+    "google": "pytest_llmops.providers.google:GeminiProvider",
+    "gemini": "pytest_llmops.providers.google:GeminiProvider",
+    "vertex": "pytest_llmops.providers.google:VertexProvider",
+    "bedrock": "pytest_llmops.providers.bedrock:BedrockProvider",
+    "ollama": "pytest_llmops.providers.ollama:OllamaProvider",
+    "openrouter": "pytest_llmops.providers.compatible:openrouter",
+    "mistral": "pytest_llmops.providers.compatible:mistral",
+    "litellm": "pytest_llmops.providers.compatible:litellm",
     "python": "pytest_llmops.providers.python:PythonProvider",
 }
 

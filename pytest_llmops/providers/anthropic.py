@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import httpx
@@ -14,9 +14,9 @@ from ..errors import ProviderError, ProviderHTTPError, ProviderResponseError
 from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
-from .base import merged_params, read_api_key
-from .http import exchange_latency, json_body, malformed, post
-from .sse import iter_sse, streamed_response
+from .base import extra_headers, extra_query, merged_params, read_api_key, require_model
+from .http import as_mapping, exchange_latency, json_body, malformed, parse_structured, post
+from .sse import ToolCallParts, iter_sse, streamed_response
 
 __all__ = [
     "ANTHROPIC_VERSION",
@@ -82,35 +82,38 @@ class AnthropicProvider:
         return read_recorded(body)
 
     def complete(self, prompt: RenderedPrompt, client: httpx.Client) -> LLMResponse:
-        model = self.spec.model or prompt.model
-        if not model:
-            raise ProviderError(
-                f"{self.id}: no model; name one in the provider (anthropic:claude-sonnet-4-5) "
-                "or in the prompt file's `model:`"
-            )
+        model = require_model(self.spec, prompt, "anthropic:claude-sonnet-4-5")
         url = f"{self.base_url()}/v1/messages"
+        payload = self.payload(prompt, model)
         headers = {"anthropic-version": ANTHROPIC_VERSION}
         key = read_api_key(self.key_env)
         if key:
             headers["x-api-key"] = key
+        headers.update(extra_headers(self.spec))
+        query, secret = extra_query(self.spec)
         response = post(
             client,
             provider=self.id,
             url=url,
-            payload=self.payload(prompt, model),
+            payload=payload,
             headers=headers,
             key_env=self.key_env,
             timeout=self.spec.timeout,
+            params=query,
+            secret_params=secret,
         )
+        # Structured outputs (`params: {output_format: {type: json_schema, schema: ...}}`).
+        wanted = as_mapping(payload.get("output_format")).get("type") == "json_schema"
         if self.spec.stream:
-            return parse_message_stream(response, provider=self.id, url=url, model=model)
-        return parse_message(
-            json_body(response, provider=self.id, url=url), response, provider=self.id, url=url, model=model
-        )
+            streamed = parse_message_stream(response, provider=self.id, url=url, model=model)
+            return replace(streamed, structured=parse_structured(streamed.text, wanted))
+        body = json_body(response, provider=self.id, url=url)
+        answer = parse_message(body, response, provider=self.id, url=url, model=model)
+        return replace(answer, structured=parse_structured(answer.text, wanted))
 
 
 def _usage(usage: Any) -> Usage:
-    usage = usage if isinstance(usage, Mapping) else {}
+    usage = as_mapping(usage)
     cache_read = int(usage.get("cache_read_input_tokens") or 0)
     cache_write = int(usage.get("cache_creation_input_tokens") or 0)
     # Anthropic's input_tokens leaves the cached parts out; ours counts every input token.
@@ -118,6 +121,7 @@ def _usage(usage: Any) -> Usage:
         input_tokens=int(usage.get("input_tokens") or 0) + cache_read + cache_write,
         output_tokens=int(usage.get("output_tokens") or 0),
         cached_tokens=cache_read,
+        cache_write_tokens=cache_write,
     )
 
 
@@ -169,6 +173,7 @@ def parse_message(body: Any, response: httpx.Response, *, provider: str, url: st
 def parse_message_stream(response: httpx.Response, *, provider: str, url: str, model: str) -> LLMResponse:
     """Assemble a streamed message: message_start, content deltas, message_delta, message_stop."""
     parts: list[str] = []
+    tools = ToolCallParts()
     usage: dict[str, Any] = {}
     stop_reason: str | None = None
     answered_model = model
@@ -188,7 +193,7 @@ def parse_message_stream(response: httpx.Response, *, provider: str, url: str, m
         kind = data.get("type") or event.event
         if kind == "error":
             raw_error = data.get("error")
-            error: Mapping[str, Any] = raw_error if isinstance(raw_error, Mapping) else {}
+            error: Mapping[str, Any] = as_mapping(raw_error)
             status = _STREAM_ERROR_STATUS.get(str(error.get("type")), 500)
             raise ProviderHTTPError(
                 f"{provider}: {url} sent an error in the stream: "
@@ -200,12 +205,21 @@ def parse_message_stream(response: httpx.Response, *, provider: str, url: str, m
         if kind == "message_start" and isinstance(data.get("message"), Mapping):
             answered_model = str(data["message"].get("model") or answered_model)
             usage.update(data["message"].get("usage") or {})
+        elif kind == "content_block_start":
+            block = data.get("content_block")
+            if isinstance(block, Mapping) and block.get("type") == "tool_use":
+                # The input arrives as input_json_delta pieces; the start's `input` is {}.
+                tools.add(data.get("index"), name=block.get("name"), call_id=block.get("id"))
+                if first_content is None:
+                    first_content = event.end
         elif kind == "content_block_delta":
             delta = data.get("delta") or {}
             if isinstance(delta, Mapping) and delta.get("type") == "text_delta" and delta.get("text"):
                 parts.append(str(delta["text"]))
                 if first_content is None:
                     first_content = event.end
+            elif isinstance(delta, Mapping) and delta.get("type") == "input_json_delta":
+                tools.add(data.get("index"), arguments=str(delta.get("partial_json") or ""))
         elif kind == "message_delta":
             if isinstance(data.get("delta"), Mapping) and data["delta"].get("stop_reason"):
                 stop_reason = str(data["delta"]["stop_reason"])
@@ -224,6 +238,7 @@ def parse_message_stream(response: httpx.Response, *, provider: str, url: str, m
         first_content=first_content,
         ended=stopped,
         end_marker="no message_stop",
+        tool_calls=tools.calls(),
     )
 
 

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import importlib
 import os
+import re
 from collections.abc import Callable, Iterator
 from typing import Any, Protocol
 
 import httpx
 
+from ..errors import ProviderError
 from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse
-from ..spec.schema import ProviderSpec
+from ..spec.schema import ENV_REFERENCE, ProviderSpec
 from ..spec.validation import suggest
 
 __all__ = [
     "Provider",
     "ProviderFactory",
     "ProviderRegistry",
+    "extra_headers",
+    "extra_query",
     "merged_params",
     "read_api_key",
+    "require_model",
 ]
 
 
@@ -102,3 +107,54 @@ def read_api_key(env_name: str) -> str | None:
 def merged_params(prompt: RenderedPrompt, spec: ProviderSpec) -> dict[str, Any]:
     """Model parameters: the prompt file's, then the provider's (the suite's choice wins)."""
     return {**prompt.params, **spec.model_params()}
+
+
+def _expand(value: str) -> tuple[str, bool]:
+    """``value`` with each ``${NAME}`` read from the environment; (text, whether it named one)."""
+    named = False
+
+    def lookup(match: re.Match[str]) -> str:
+        nonlocal named
+        named = True
+        return os.environ.get(match.group(1), "")
+
+    return ENV_REFERENCE.sub(lookup, value), named
+
+
+def extra_headers(spec: ProviderSpec) -> dict[str, str]:
+    """The provider's ``headers``, read at call time; one naming an unset variable is left out.
+
+    Request headers are never stored in cassettes except a few harmless ones
+    (``recording/transport.py``), so what these carry stays off disk.
+    """
+    out: dict[str, str] = {}
+    for name, raw in spec.headers.items():
+        value, named = _expand(raw)
+        if value or not named:
+            out[name.lower()] = value
+    return out
+
+
+def extra_query(spec: ProviderSpec) -> tuple[dict[str, str], frozenset[str]]:
+    """The provider's ``query`` parameters and the names of those read from the environment.
+
+    Those are secrets: the cassette stores and matches them as ``REDACTED``, so a replay without
+    the variable matches the recording made with it.
+    """
+    params: dict[str, str] = {}
+    secret: set[str] = set()
+    for name, raw in spec.query.items():
+        params[name], named = _expand(raw)
+        if named:
+            secret.add(name)
+    return params, frozenset(secret)
+
+
+def require_model(spec: ProviderSpec, prompt: RenderedPrompt, example: str) -> str:
+    """The model: the provider id's, else the prompt file's; a ``ProviderError`` when neither."""
+    model = spec.model or prompt.model
+    if not model:
+        raise ProviderError(
+            f"{spec.display}: no model; name one in the provider ({example}) or in the prompt file's `model:`"
+        )
+    return model

@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -14,9 +15,9 @@ from ..errors import ProviderError, ProviderResponseError
 from ..prompts.render import RenderedPrompt
 from ..results import LLMResponse, ToolCall, Usage
 from ..spec.schema import ProviderSpec
-from .base import merged_params, read_api_key
-from .http import exchange_latency, json_body, malformed, parse_arguments, post
-from .sse import iter_sse, streamed_response
+from .base import extra_headers, extra_query, merged_params, read_api_key, require_model
+from .http import as_mapping, exchange_latency, json_body, malformed, parse_arguments, parse_structured, post
+from .sse import ToolCallParts, iter_sse, streamed_response
 
 __all__ = [
     "DEFAULT_BASE_URL",
@@ -25,16 +26,31 @@ __all__ = [
     "parse_chat_completion",
     "parse_chat_stream",
     "read_recorded",
+    "wants_json",
 ]
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
+OPENAI_HOST = "api.openai.com"
+
+
+def wants_json(params: Mapping[str, Any]) -> bool:
+    """Whether the request asks for JSON (``response_format`` json_object or json_schema)."""
+    fmt = params.get("response_format")
+    return isinstance(fmt, Mapping) and fmt.get("type") in ("json_object", "json_schema")
 
 
 @dataclass(frozen=True, slots=True)
 class OpenAIProvider:
-    """``POST {base_url}/chat/completions``, plain or streamed (server-sent events)."""
+    """``POST {base_url}/chat/completions``, plain or streamed (server-sent events).
+
+    OpenAI-compatible services (OpenRouter, Mistral, LiteLLM) are this provider with their own
+    default base URL and key variable (``compatible.py``).
+    """
 
     spec: ProviderSpec
+    default_base_url: str = DEFAULT_BASE_URL
+    default_key_env: str = "OPENAI_API_KEY"
+    base_url_env: str = "OPENAI_BASE_URL"
 
     @property
     def id(self) -> str:
@@ -42,43 +58,69 @@ class OpenAIProvider:
 
     @property
     def key_env(self) -> str:
-        return self.spec.api_key_env or "OPENAI_API_KEY"
+        return self.spec.api_key_env or self.default_key_env
+
+    def sends_key(self) -> bool:
+        """Keys go only where they belong: OpenAI's own endpoint, or a ``base_url`` (a local server,
+        a gateway) whose provider names ``api_key_env`` (``OPENAI_API_KEY`` too, deliberately)."""
+        # A preset (OpenRouter, Mistral) sends its key to its own default host the same way.
+        own_host = urlsplit(self.default_base_url).hostname or OPENAI_HOST
+        return self.spec.api_key_env is not None or urlsplit(self.base_url()).hostname == own_host
 
     def auth_headers(self) -> dict[str, str]:
-        """The bearer key, read from the environment at call time (never stored)."""
-        key = read_api_key(self.key_env)
-        return {"authorization": f"Bearer {key}"} if key else {}
+        """The bearer key (read from the environment at call time, never stored), then ``headers``."""
+        key = read_api_key(self.key_env) if self.sends_key() else None
+        return {**({"authorization": f"Bearer {key}"} if key else {}), **extra_headers(self.spec)}
 
     def base_url(self) -> str:
         # Read at call time so a recording session can point OPENAI_BASE_URL at a gateway.
-        return (self.spec.base_url or os.environ.get("OPENAI_BASE_URL") or DEFAULT_BASE_URL).rstrip("/")
+        base = self.spec.base_url or os.environ.get(self.base_url_env) or self.default_base_url
+        return base.rstrip("/")
 
     def complete(self, prompt: RenderedPrompt, client: httpx.Client) -> LLMResponse:
-        model = self.spec.model or prompt.model
-        if not model:
-            raise ProviderError(
-                f"{self.id}: no model; name one in the provider (openai:gpt-4o-mini) "
-                "or in the prompt file's `model:`"
-            )
-        url = f"{self.base_url()}/chat/completions"
-        payload: dict[str, Any] = {"model": model, "messages": prompt.to_messages()}
-        payload.update(merged_params(prompt, self.spec))
+        model = require_model(self.spec, prompt, f"{self.spec.kind}:gpt-4o-mini")
+        return self.chat(prompt, client, url=f"{self.base_url()}/chat/completions", model=model)
+
+    def chat(
+        self,
+        prompt: RenderedPrompt,
+        client: httpx.Client,
+        *,
+        url: str,
+        model: str | None,
+        headers: Mapping[str, str] | None = None,
+        query: Mapping[str, str] | None = None,
+    ) -> LLMResponse:
+        """One chat completion at ``url``; Azure's deployments send no ``model`` and their own
+        ``headers`` (``api-key``) and ``query`` (``api-version``)."""
+        payload: dict[str, Any] = {"model": model} if model else {}
+        payload["messages"] = prompt.to_messages()
+        params = merged_params(prompt, self.spec)
+        payload.update(params)
         if self.spec.stream:
             payload["stream"] = True
             payload["stream_options"] = {"include_usage": True}
+        extra, secret = extra_query(self.spec)
         response = post(
             client,
             provider=self.id,
             url=url,
             payload=payload,
-            headers=self.auth_headers(),
+            headers=self.auth_headers() if headers is None else headers,
             key_env=self.key_env,
             timeout=self.spec.timeout,
+            params={**(query or {}), **extra},
+            secret_params=secret,
         )
+        json_wanted = wants_json(params)
         if self.spec.stream:
-            return parse_chat_stream(response, provider=self.id, url=url, model=model)
+            return parse_chat_stream(
+                response, provider=self.id, url=url, model=model or "", structured=json_wanted
+            )
         body = json_body(response, provider=self.id, url=url)
-        return parse_chat_completion(body, response, provider=self.id, url=url, model=model)
+        return parse_chat_completion(
+            body, response, provider=self.id, url=url, model=model or "", structured=json_wanted
+        )
 
     def embed(self, texts: list[str], client: httpx.Client) -> tuple[list[list[float]], LLMResponse]:
         """Embeddings for ``similar`` assertions."""
@@ -97,6 +139,7 @@ def embed(
     if not model:
         raise ProviderError(f"{provider.id}: name the embedding model, e.g. openai:text-embedding-3-small")
     url = f"{provider.base_url()}/embeddings"
+    query, secret = extra_query(provider.spec)
     response = post(
         client,
         provider=provider.id,
@@ -105,6 +148,8 @@ def embed(
         headers=provider.auth_headers(),
         key_env=provider.key_env,
         timeout=provider.spec.timeout,
+        params=query,
+        secret_params=secret,
     )
     body = json_body(response, provider=provider.id, url=url)
     data = body.get("data") if isinstance(body, Mapping) else None
@@ -115,7 +160,7 @@ def embed(
         vectors = [[float(x) for x in item["embedding"]] for item in ordered]
     except (AttributeError, KeyError, TypeError, ValueError):
         raise malformed(provider.id, url, "float `embedding` lists", body) from None
-    usage = body.get("usage") if isinstance(body.get("usage"), Mapping) else {}
+    usage = as_mapping(body.get("usage"))
     latency_ms, replayed = exchange_latency(response)
     return vectors, LLMResponse(
         text="",
@@ -128,9 +173,9 @@ def embed(
 
 
 def _usage(usage: Any) -> Usage:
-    usage = usage if isinstance(usage, Mapping) else {}
+    usage = as_mapping(usage)
     details = usage.get("prompt_tokens_details")
-    details = details if isinstance(details, Mapping) else {}
+    details = as_mapping(details)
     return Usage(
         input_tokens=int(usage.get("prompt_tokens") or 0),
         output_tokens=int(usage.get("completion_tokens") or 0),
@@ -139,7 +184,7 @@ def _usage(usage: Any) -> Usage:
 
 
 def parse_chat_completion(
-    body: Any, response: httpx.Response, *, provider: str, url: str, model: str
+    body: Any, response: httpx.Response, *, provider: str, url: str, model: str, structured: bool = False
 ) -> LLMResponse:
     """Text, finish reason and usage from a chat completion body."""
     if not isinstance(body, Mapping):
@@ -168,6 +213,7 @@ def parse_chat_completion(
         replayed=replayed,
         metadata={"logprobs": content_logprobs} if isinstance(content_logprobs, list) else {},
         tool_calls=tool_calls,
+        structured=parse_structured(text, structured),
     )
 
 
@@ -188,9 +234,12 @@ def _tool_calls(value: Any, *, provider: str, url: str) -> tuple[ToolCall, ...]:
     return tuple(calls)
 
 
-def parse_chat_stream(response: httpx.Response, *, provider: str, url: str, model: str) -> LLMResponse:
+def parse_chat_stream(
+    response: httpx.Response, *, provider: str, url: str, model: str, structured: bool = False
+) -> LLMResponse:
     """Assemble a streamed chat completion; usage comes from the final chunk."""
     parts: list[str] = []
+    tools = ToolCallParts()
     finish_reason: str | None = None
     usage: Any = None
     answered_model = model
@@ -228,6 +277,17 @@ def parse_chat_stream(response: httpx.Response, *, provider: str, url: str, mode
                 parts.append(str(content))
                 if first_content is None:
                     first_content = event.end
+            for call in (delta.get("tool_calls") if isinstance(delta, Mapping) else None) or ():
+                if isinstance(call, Mapping):
+                    function = as_mapping(call.get("function"))
+                    tools.add(
+                        call.get("index", 0),
+                        name=function.get("name"),
+                        call_id=call.get("id"),
+                        arguments=function.get("arguments"),
+                    )
+                    if first_content is None:
+                        first_content = event.end
             if choice.get("finish_reason"):
                 finish_reason = str(choice["finish_reason"])
     return streamed_response(
@@ -241,6 +301,8 @@ def parse_chat_stream(response: httpx.Response, *, provider: str, url: str, mode
         first_content=first_content,
         ended=done or finish_reason is not None,
         end_marker="no finish_reason and no [DONE]",
+        tool_calls=tools.calls(),
+        structured=structured,
     )
 
 

@@ -3,8 +3,16 @@
 The function is called as ``function(prompt, vars)`` with the ``RenderedPrompt`` (messages,
 model, parameters) and the case's variables; it may be ``async``. It returns the answer text,
 or an object or mapping with ``text`` and optional ``usage``, ``cost_usd``, ``model`` and
-``metadata``. HTTP calls it makes through httpx (the OpenAI and Anthropic SDKs included) are
-recorded in the case's cassette and replayed like any other.
+``metadata``. The HTTP calls it makes, through any client ``recording.capture`` names and from
+any thread it starts, are recorded in the case's cassette and replayed like any other.
+
+- A call that recorded (or replayed) no exchange at all is an error: the application called
+  the model some way the plugin cannot see, or not at all. ``allow_no_call: true`` on the
+  provider accepts a case that deliberately makes none.
+- Usage the application does not report is read from the responses of the case's exchanges;
+  when it is still unknown the answer is *unpriced*, never free.
+- The latency reported is the whole call's, application time included; it is stored with the
+  call's first exchange, and a replay reports exactly that, so replays do not vary.
 """
 
 from __future__ import annotations
@@ -19,13 +27,14 @@ from typing import Any
 
 import httpx
 
-from ..errors import CassetteError, ProviderError, ProviderResponseError
+from ..errors import CassetteError, ProviderError, ProviderResponseError, UnattributedCallError
 from ..prompts.render import RenderedPrompt
-from ..recording.interception import install
+from ..recording.capture import RECORDED_CLIENTS, install
+from ..recording.transport import Exchange
 from ..results import LLMResponse, Usage
 from ..spec.schema import ProviderSpec
 from ..spec.validation import suggest
-from . import anthropic, openai
+from . import anthropic, bedrock, google, ollama, openai, responses
 
 __all__ = ["AppResponse", "PythonProvider"]
 
@@ -98,21 +107,22 @@ class PythonProvider:
     def __post_init__(self) -> None:
         target = self.spec.id.partition(":")[2]
         object.__setattr__(self, "function", _load(target, self.spec.id))
-        install()  # the application's own httpx calls must reach the case's cassette
+        install()  # the application's own calls must reach the case's cassette
 
     @property
     def id(self) -> str:
         return self.spec.display
 
     def read_recorded(self, body: bytes) -> LLMResponse | None:
-        """An application's recorded calls are OpenAI's or Anthropic's: ask both readers."""
-        return openai.read_recorded(body) or anthropic.read_recorded(body)
+        """An application's recorded calls may be in any API's format: ask each reader."""
+        readers = (openai, anthropic, responses, google, bedrock, ollama)
+        return next((r for reader in readers if (r := reader.read_recorded(body)) is not None), None)
 
     def complete(self, prompt: RenderedPrompt, client: httpx.Client) -> LLMResponse:
-        # Latency is the function's own time plus what its replayed calls took when recorded.
         transport = client._transport  # the case's cassette transport
-        replayed_before = getattr(transport, "replayed_latency_ms", 0.0)
-        live_before = getattr(transport, "live_calls", 0)
+        exchanges: list[Exchange] = getattr(transport, "exchanges", [])
+        failures: list[str] = getattr(transport, "failures", [])
+        seen, failed = len(exchanges), len(failures)
         started = time.perf_counter()
         try:
             if inspect.iscoroutinefunction(self.function):
@@ -128,16 +138,47 @@ class PythonProvider:
             for candidate in (exc, cause):
                 if isinstance(candidate, CassetteError):
                     raise candidate from None
+            if len(failures) > failed:
+                raise UnattributedCallError(failures[failed]) from None
             raise ProviderError(
                 f"{self.id}: the application raised {type(exc).__name__}: {exc}", provider=self.id
             ) from exc
-        elapsed = (time.perf_counter() - started) * 1000.0
-        replayed_ms = getattr(transport, "replayed_latency_ms", 0.0) - replayed_before
-        replayed = replayed_ms > 0 and getattr(transport, "live_calls", 0) == live_before
-        return self._response(result, latency_ms=elapsed + replayed_ms, replayed=replayed, prompt=prompt)
+        elapsed = round((time.perf_counter() - started) * 1000.0, 3)
+        if len(failures) > failed:  # the application caught the error and answered anyway
+            raise UnattributedCallError(failures[failed])
+        mine = exchanges[seen:]
+        if not mine and not self.spec.allow_no_call:
+            raise ProviderError(
+                f"{self.id}: the application made no model call that could be recorded. Recorded "
+                f"clients: {', '.join(RECORDED_CLIENTS)}, from the case's thread, its asyncio "
+                "tasks and the threads and executors it starts. Either it reached the model some "
+                "other way (grpc, websockets, a subprocess), or it did not call a model at all; "
+                "if that is deliberate, set `allow_no_call: true` on the provider.",
+                provider=self.id,
+            )
+        replayed = bool(mine) and all(e.replayed for e in mine)
+        if replayed:
+            recorded = mine[0].facts.get("call_latency_ms")
+            # Older recordings lack the call's own time: the exchanges' recorded time, plus now's.
+            latency = (
+                float(recorded)
+                if isinstance(recorded, (int, float))
+                else elapsed + sum(float(e.facts.get("latency_ms", 0.0)) for e in mine)
+            )
+        else:
+            latency = elapsed
+            if mine:
+                mine[0].facts["call_latency_ms"] = elapsed  # saved with the recording
+        return self._response(result, latency_ms=latency, replayed=replayed, prompt=prompt, exchanges=mine)
 
     def _response(
-        self, result: Any, *, latency_ms: float, replayed: bool, prompt: RenderedPrompt
+        self,
+        result: Any,
+        *,
+        latency_ms: float,
+        replayed: bool,
+        prompt: RenderedPrompt,
+        exchanges: list[Exchange] = (),  # type: ignore[assignment]
     ) -> LLMResponse:
         text: Any
         usage: Usage | None = None
@@ -169,17 +210,39 @@ class PythonProvider:
                 "or an object/mapping with `text` (and optional usage, cost_usd, model, metadata)",
                 provider=self.id,
             )
+        # Nothing called (a deliberate `allow_no_call` case) costs nothing, and that is known.
+        usage_known = usage is not None or cost is not None or not exchanges
+        if usage is None and exchanges:
+            recorded_usage, recorded_model = self._recorded_usage(exchanges)
+            if recorded_usage is not None:
+                usage, usage_known = recorded_usage, True
+                model = model or recorded_model
         return LLMResponse(
             text=text,
             provider=self.id,
             # The id names the function, not a model: the model comes from the app or the prompt.
             model=str(model or prompt.model or self.spec.id),
             usage=usage or Usage(),
+            usage_known=usage_known,
             latency_ms=latency_ms,
             cost_usd=float(cost) if cost is not None else None,
             replayed=replayed,
             metadata=dict(metadata),
         )
+
+    def _recorded_usage(self, exchanges: list[Exchange]) -> tuple[Usage | None, str | None]:
+        """The usage the case's responses report, summed; None when any model answer lacks it."""
+        total: Usage | None = None
+        model: str | None = None
+        for exchange in exchanges:
+            if not 200 <= exchange.status < 300:
+                continue
+            answer = self.read_recorded(exchange.body)
+            if answer is None or answer.usage.total_tokens == 0:
+                return None, None  # a call whose tokens nobody reported: the cost is unknown
+            total = answer.usage if total is None else total + answer.usage
+            model = model or answer.model or None
+        return total, model
 
 
 async def _await(awaitable: Any) -> Any:

@@ -158,8 +158,12 @@ class CaseCassette:
         *,
         record_command: str = "",
         secrets: Iterable[str] | Callable[[], Iterable[str]] = (),
+        rescrub: Callable[[VcrRequest], VcrRequest] | None = None,
     ) -> None:
         self.path = path
+        #: Applied to each stored request on load: recorded and current requests are compared
+        #: in one scrubbed form (a key redacted on disk matches the key, or none, sent now).
+        self._rescrub = rescrub
         self.mode = mode
         self.record_command = record_command
         #: A callable is asked at each save: a provider first used during the case adds its key.
@@ -187,6 +191,8 @@ class CaseCassette:
                 f"hand or written by something else. Delete it and record again:\n    {self.record_command}",
                 path=self.path,
             ) from None
+        if self._rescrub is not None:
+            requests = [self._rescrub(r) for r in requests]
         self._recorded = list(zip(requests, responses, strict=False))
 
     # -- what the record mode allows ------------------------------------------------------------

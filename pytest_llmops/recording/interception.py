@@ -1,44 +1,43 @@
-"""Route httpx calls made by the user's own code to the current case's cassette.
+"""Route httpx calls made by the user's own code to the cassette of the case they belong to.
 
-A ``python:`` provider runs the application under test, which makes its own HTTP calls (often
-through the OpenAI or Anthropic SDK). While a case runs, its cassette transport sits in a
-context variable; the patched httpx transports send requests there instead of to the network.
-A context variable, not a global, so that concurrent cases in threads or tasks each reach
-their own cassette. ``httpx2`` (the fork newer SDKs use) is patched the same way when installed.
+A ``python:`` provider runs the application under test, and a Python test using the ``llmops``
+fixture may call an SDK itself; both make their own HTTP calls, often through the OpenAI or
+Anthropic SDK, which use httpx (``httpx2``, the fork newer SDKs use, is patched the same way
+when installed). While any case is active, ``HTTPTransport.handle_request`` and
+``AsyncHTTPTransport.handle_async_request`` send each request to the ``CassetteTransport`` of
+the case it belongs to (``routing.owner``). Our own transport (``httpx`` with the per-exchange
+timing that time to first token needs) is used rather than vcrpy's httpx stub; the other
+clients go through vcrpy's stubs (``clients.py``).
+
+The patches sit on top of whatever was there when the first case started (pytest-recording's
+own, say), and the plugin's live pool (``OwnedHTTPTransport``) calls httpx's original method,
+below every patch, so no other recorder ever sees the plugin's requests or their keys.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import contextvars
 import importlib
-import threading
-from collections.abc import Iterator
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
 import httpx
 
-__all__ = ["install", "routed_to"]
+from . import routing
 
-_current: contextvars.ContextVar[httpx.BaseTransport | None] = contextvars.ContextVar(
-    "llmops_case_transport", default=None
-)
-_installed: set[str] = set()
-_lock = threading.Lock()
+__all__ = ["OWNED", "OwnedHTTPTransport", "install"]
+
 #: Transports the plugin owns (its live pool) are never rerouted.
 OWNED = "_llmops_owned"
+_ORIGINAL_HANDLE_REQUEST = httpx.HTTPTransport.handle_request
 
 
-@contextlib.contextmanager
-def routed_to(transport: httpx.BaseTransport) -> Iterator[None]:
-    """While the block runs, httpx requests in this context go through ``transport``."""
-    token = _current.set(transport)
-    try:
-        yield
-    finally:
-        _current.reset(token)
+class OwnedHTTPTransport(httpx.HTTPTransport):
+    """The plugin's live pool: httpx's own ``handle_request``, below any patch of the class."""
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return _ORIGINAL_HANDLE_REQUEST(self, request)
 
 
 def _to_httpx(request: Any, body: bytes) -> httpx.Request:
@@ -61,41 +60,46 @@ def _from_httpx(module: ModuleType, response: httpx.Response, request: Any) -> A
     )
 
 
-def _patch(module: ModuleType) -> None:
+def _patchers(module: ModuleType) -> list[Any]:
     sync_cls = module.HTTPTransport
     async_cls = module.AsyncHTTPTransport
-    original_sync = sync_cls.handle_request
-    original_async = async_cls.handle_async_request
+    previous_sync = sync_cls.handle_request
+    previous_async = async_cls.handle_async_request
 
     def handle_request(self: Any, request: Any) -> Any:
-        target = _current.get()
-        if target is None or getattr(self, OWNED, False):
-            return original_sync(self, request)
+        if getattr(self, OWNED, False):
+            return previous_sync(self, request)
+        target = routing.owner(module.__name__, str(request.url))
         response = target.handle_request(_to_httpx(request, request.read()))
         return response if module is httpx else _from_httpx(module, response, request)
 
     async def handle_async_request(self: Any, request: Any) -> Any:
-        target = _current.get()
-        if target is None or getattr(self, OWNED, False):
-            return await original_async(self, request)
+        if getattr(self, OWNED, False):
+            return await previous_async(self, request)
+        target = routing.owner(module.__name__, str(request.url))
         body = await request.aread()
         # The cassette transport is synchronous; a live call must not block the event loop.
+        # to_thread copies the context, so the exchange stays the case's.
         response = await asyncio.to_thread(target.handle_request, _to_httpx(request, body))
         return _from_httpx(module, response, request)
 
-    sync_cls.handle_request = handle_request
-    async_cls.handle_async_request = handle_async_request
+    return [
+        mock.patch.object(sync_cls, "handle_request", handle_request),
+        mock.patch.object(async_cls, "handle_async_request", handle_async_request),
+    ]
+
+
+def _build() -> list[Any]:
+    patchers: list[Any] = []
+    for name in ("httpx", "httpx2"):
+        try:
+            module = httpx if name == "httpx" else importlib.import_module(name)
+        except ImportError:
+            continue
+        patchers += _patchers(module)
+    return patchers
 
 
 def install() -> None:
-    """Patch httpx (and httpx2 when present) once per process."""
-    with _lock:
-        for name in ("httpx", "httpx2"):
-            if name in _installed:
-                continue
-            try:
-                module = httpx if name == "httpx" else importlib.import_module(name)
-            except ImportError:
-                continue
-            _patch(module)
-            _installed.add(name)
+    """Route httpx (and httpx2) while cases are active."""
+    routing.register_patches(_build)

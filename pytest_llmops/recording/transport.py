@@ -1,86 +1,76 @@
-"""The httpx transport that replays from, or records to, one case's cassette.
+"""The transport that replays from, or records to, one case's cassette, for every client.
 
 Every provider call of a case goes through a ``CassetteTransport``: a replay builds the response
 from the cassette, a live call goes out through the run's one connection pool, is read whole
-(timed chunk by chunk, for time to first token) and held until the provider accepts it.
+(timed chunk by chunk, for time to first token) and held until the provider accepts it. The
+application's own calls reach the same object: through httpx (``handle_request``) or through
+vcrpy's stubs of requests, urllib3, ``http.client``, aiohttp and botocore (``replay``/``keep``,
+see ``clients.py``), so one journal (``exchanges``) lists every exchange of the case.
 
-Secrets never reach disk: request headers are kept from an allow-list, response cookies and
-organisation ids are dropped, keys in query strings are redacted, and the values of the API-key
-variables are replaced as a last guard when the cassette is saved.
+Secrets never reach disk: requests are stored in the scrubbed form of ``scrub.Scrubber``,
+compared in that form on both sides, response cookies and organisation ids are dropped, and the
+values of the API-key variables are replaced as a last guard when the cassette is saved.
 """
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import httpx
 from vcr.request import Request as VcrRequest
 
 from .cassette import CaseCassette
-from .redaction import REDACTED
+from .scrub import Scrubber
 
-__all__ = ["DEADLINE", "EXTENSION", "CassetteTransport", "LiveTransportFactory", "vcr_request"]
+__all__ = [
+    "DEADLINE",
+    "EXTENSION",
+    "SECRET_PARAMS",
+    "CassetteTransport",
+    "Exchange",
+    "LiveTransportFactory",
+]
 
 #: Key of ``httpx.Response.extensions`` where the cassette transport leaves timing and replay facts.
 EXTENSION = "llmops"
 #: ``request.extensions`` key: a ``time.monotonic()`` by which the whole response must be read.
 DEADLINE = "llmops_deadline"
-
-#: Request headers worth keeping; everything else (authorization, api keys, cookies,
-#: organisation and project ids, user agents) is dropped before a request is stored.
-KEPT_REQUEST_HEADERS = frozenset(
-    {"content-type", "accept", "anthropic-version", "anthropic-beta", "openai-beta"}
-)
-#: Response headers never stored: cookies and account identifiers, and framing headers that no
-#: longer describe the stored (decoded, complete) body.
-DROPPED_RESPONSE_HEADERS = frozenset(
-    {
-        "set-cookie",
-        "openai-organization",
-        "openai-project",
-        "anthropic-organization-id",
-        "content-encoding",
-        "content-length",
-        "transfer-encoding",
-        "connection",
-        "keep-alive",
-    }
-)
-SECRET_QUERY_PARAMS = frozenset(
-    {"key", "api_key", "api-key", "apikey", "access_token", "token", "sig", "signature", "code"}
-)
-
-
-def _scrub_url(url: str) -> str:
-    parts = urlsplit(url)
-    if not parts.query:
-        return url
-    query = [
-        (k, REDACTED if k.lower() in SECRET_QUERY_PARAMS else v) for k, v in parse_qsl(parts.query, True)
-    ]
-    return urlunsplit(parts._replace(query=urlencode(query)))
-
-
-def vcr_request(request: httpx.Request, body: bytes) -> VcrRequest:
-    """The request as it is stored and matched: scrubbed of secrets."""
-    headers = {k: v for k, v in request.headers.items() if k.lower() in KEPT_REQUEST_HEADERS}
-    return VcrRequest(request.method, _scrub_url(str(request.url)), body, headers)
-
+#: ``request.extensions`` key: names of query parameters whose values are secrets (a provider's
+#: ``query`` values read from the environment); stored and matched as ``REDACTED``, so a replay
+#: without the variable matches the recording made with it.
+SECRET_PARAMS = "llmops_secret_params"
 
 LiveTransportFactory = Callable[[], httpx.BaseTransport]
 
 
-def _serialize_response(response: httpx.Response, content: bytes, facts: dict[str, Any]) -> dict[str, Any]:
-    headers: dict[str, list[str]] = {}
-    for name, value in response.headers.multi_items():
-        if name.lower() not in DROPPED_RESPONSE_HEADERS:
-            headers.setdefault(name, []).append(value)
+@dataclass
+class Exchange:
+    """One exchange of a case, replayed or live, whichever client made it."""
+
+    replayed: bool
+    #: The stored facts (latency...): for a live exchange, the very mapping saved with it.
+    facts: dict[str, Any]
+    body: bytes
+    status: int
+    client: str = "httpx"
+
+
+def serialize_response(
+    status: int,
+    reason: str,
+    headers: Iterable[tuple[str, str]],
+    content: bytes,
+    facts: dict[str, Any],
+    scrubber: Scrubber,
+) -> dict[str, Any]:
+    """A response in vcrpy's stored form, with the facts replays report."""
     return {
-        "status": {"code": response.status_code, "message": response.reason_phrase},
-        "headers": headers,
+        "status": {"code": status, "message": reason},
+        "headers": scrubber.response_headers(headers),
         "body": {"string": content},
         # Not part of vcrpy's format but kept by it: what replays report as latency and TTFT.
         "llmops": facts,
@@ -114,35 +104,118 @@ class CassetteTransport(httpx.BaseTransport):
     ``facts`` mapping is stored with the recording, so what a provider adds to it is replayed.
     """
 
-    def __init__(self, cassette: CaseCassette | None, live: LiveTransportFactory) -> None:
+    def __init__(
+        self,
+        cassette: CaseCassette | None,
+        live: LiveTransportFactory,
+        *,
+        scrubber: Scrubber | None = None,
+        nodeid: str = "",
+    ) -> None:
         self.cassette = cassette
         self._live = live
-        #: Recorded latency of the exchanges replayed so far (for callers that time themselves).
-        self.replayed_latency_ms = 0.0
-        self.live_calls = 0
+        self.scrubber = scrubber or Scrubber()
+        self.nodeid = nodeid
+        #: Every exchange of the case, in order (read by the ``python:`` provider).
+        self.exchanges: list[Exchange] = []
+        #: Why calls of this case could not be attributed to it (fails the case).
+        self.failures: list[str] = []
+        #: Provider calls in flight: exchanges made outside one are kept at once.
+        self.calls_in_flight = 0
+        self._lock = threading.Lock()
 
-    def handle_request(self, request: httpx.Request) -> httpx.Response:
+    @property
+    def replayed_latency_ms(self) -> float:
+        """Recorded latency of the exchanges replayed so far."""
+        return sum(float(e.facts.get("latency_ms", 0.0)) for e in self.exchanges if e.replayed)
+
+    @property
+    def live_calls(self) -> int:
+        return sum(1 for e in self.exchanges if not e.replayed)
+
+    # -- shared by every client -------------------------------------------------------------------
+    def stored_request(
+        self, method: str, url: str, body: Any, headers: Any, secret_params: Iterable[str] = ()
+    ) -> VcrRequest:
+        """The scrubbed form a request is stored and matched in."""
+        return self.scrubber.request(method, url, body, headers, secret_params=secret_params)
+
+    def replay(self, stored: VcrRequest, *, client: str = "httpx") -> dict[str, Any] | None:
+        """The recorded response, or None when the call may go live; raises when it may not."""
         cassette = self.cassette
+        if cassette is None:
+            return None
+        if cassette.may_replay:
+            response = cassette.play(stored)
+            if response is not None:
+                body = response["body"].get("string") or b""
+                facts = dict(response.get("llmops") or {})
+                self._journal(
+                    Exchange(
+                        True,
+                        facts,
+                        body.encode("utf-8") if isinstance(body, str) else body,
+                        response["status"]["code"],
+                        client,
+                    )
+                )
+                return response
+        if not cassette.may_record:
+            raise cassette.miss(stored)
+        return None
+
+    def keep(self, stored: VcrRequest, response: dict[str, Any], *, client: str = "httpx") -> None:
+        """Note a live exchange, and hold its recording until its provider call succeeds."""
+        status = int(response["status"]["code"])
+        body = response["body"].get("string") or b""
+        facts = response.setdefault("llmops", {})
+        self._journal(
+            Exchange(False, facts, body if isinstance(body, bytes) else body.encode(), status, client)
+        )
+        cassette = self.cassette
+        if cassette is not None and 200 <= status < 300:
+            cassette.add_pending(stored, response)
+            if self.calls_in_flight == 0:  # made by a test's own code, outside a provider call
+                cassette.commit()
+
+    def _journal(self, exchange: Exchange) -> None:
+        with self._lock:
+            self.exchanges.append(exchange)
+
+    def live(self) -> httpx.BaseTransport:
+        """The run's connection pool (raises ``BudgetExhaustedError`` once the budget is spent)."""
+        return self._live()
+
+    # -- httpx ------------------------------------------------------------------------------------
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
         body = request.read()
-        stored_request = vcr_request(request, body)
-        if cassette is not None:
-            if cassette.may_replay:
-                stored = cassette.play(stored_request)
-                if stored is not None:
-                    response = _replayed_response(stored, request)
-                    self.replayed_latency_ms += response.extensions[EXTENSION]["latency_ms"]
-                    return response
-            if not cassette.may_record:
-                raise cassette.miss(stored_request)
+        stored_request = self.stored_request(
+            request.method,
+            str(request.url),
+            body,
+            request.headers.multi_items(),
+            request.extensions.get(SECRET_PARAMS) or (),
+        )
+        stored = self.replay(stored_request)
+        if stored is not None:
+            return _replayed_response(stored, request)
         live = self._live()
-        self.live_calls += 1
         started = time.perf_counter()
         response = live.handle_request(request)
         content, chunk_times = _read_all(response, request, started)
         latency_ms = (time.perf_counter() - started) * 1000.0
         facts: dict[str, Any] = {"latency_ms": round(latency_ms, 3)}
-        if cassette is not None and 200 <= response.status_code < 300:
-            cassette.add_pending(stored_request, _serialize_response(response, content, facts))
+        self.keep(
+            stored_request,
+            serialize_response(
+                response.status_code,
+                response.reason_phrase,
+                response.headers.multi_items(),
+                content,
+                facts,
+                self.scrubber,
+            ),
+        )
         headers = [
             (k, v)
             for k, v in response.headers.multi_items()

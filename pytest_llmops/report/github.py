@@ -5,9 +5,10 @@ not pass (on the suite file and the case's line), one ``::error`` per breached g
 ``::warning`` per gate that *nearly* failed; Actions shows them on the pull request's files and on
 the run's page. A gate nearly failed when it passed with less than a tenth (``NEAR_MARGIN``) of
 its room left, its room being the distance from its limit to the best figure there can be: 0 for
-an at-most gate (cost, latency, error rate, new failures, score drop, increases), 1 for an
-at-least gate (pass rate, mean score). A limit of 0, or a minimum of 1, leaves no room: never
-"nearly". The syntax and escaping are GitHub's "workflow commands" (``::error file=…::text``).
+an at-most gate (``llmops_max_*``: cost, latency, error rate, new failures, score drop, increases),
+1 for an at-least gate (``llmops_min_*``: pass rate, mean score, baseline match, win rate). A limit
+of 0, or a minimum of 1, leaves no room: never "nearly"; nor is the regression gate, a test's
+verdict. The syntax and escaping are GitHub's "workflow commands" (``::error file=…::text``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ __all__ = [
     "ANNOTATION_LIMIT",
     "NEAR_MARGIN",
     "annotation_lines",
+    "checkout_path",
     "in_github_actions",
     "nearly_breached",
     "step_summary_path",
@@ -41,6 +43,21 @@ ANNOTATION_LIMIT = 50
 def in_github_actions(environ: Mapping[str, str]) -> bool:
     """True on a GitHub Actions runner, which sets ``GITHUB_ACTIONS=true`` for every step."""
     return environ.get("GITHUB_ACTIONS", "").strip().lower() == "true"
+
+
+def checkout_path(path: str, base: Path, environ: Mapping[str, str]) -> str:
+    """A report's path (relative to ``base``, pytest's rootdir) relative to the checkout.
+
+    Annotations name files from the repository's root, ``$GITHUB_WORKSPACE`` (else the working
+    folder); a path outside it is left as it is.
+    """
+    absolute = Path(path) if Path(path).is_absolute() else base / path
+    workspace = environ.get("GITHUB_WORKSPACE", "").strip()
+    root = Path(workspace) if workspace else Path.cwd()
+    try:
+        return absolute.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return path
 
 
 def step_summary_path(settings: Settings, environ: Mapping[str, str]) -> Path | None:
@@ -64,8 +81,10 @@ def nearly_breached(gate: GateResult) -> bool:
         return False
     if gate.name.startswith("min_"):
         room, left = 1.0 - gate.limit, value - gate.limit
-    else:
+    elif gate.name.startswith("max_"):
         room, left = gate.limit, gate.limit - value
+    else:
+        return False  # a test's verdict (llmops_regression): significant or not, never "nearly"
     # The tolerance keeps a figure exactly a tenth away (0.45 of 0.50) from being "nearly".
     return room > 0 and left < NEAR_MARGIN * room - 1e-12
 

@@ -1,6 +1,6 @@
 """The HTML report: one self-contained file rendered from the JSON report's data.
 
-``--llmops-html PATH`` (ini ``llmops_html``) writes it at the end of a run; a saved JSON report
+``--llmops-html=PATH`` (ini ``llmops_html``) writes it at the end of a run; a saved JSON report
 (``--llmops-report``) becomes one with ``python -m pytest_llmops html report.json -o
 report.html``. Both start from ``build_report``'s dict, so the two files always agree.
 

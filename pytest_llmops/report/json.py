@@ -3,7 +3,7 @@
 JSON report, ``schema_version`` 1
 =================================
 
-Written by ``--llmops-report PATH`` (ini ``llmops_report``); read back by ``--llmops-baseline``.
+Written by ``--llmops-report=PATH`` (ini ``llmops_report``); read back by ``--llmops-baseline``.
 The JSON Schema is shipped as ``pytest_llmops/data/report.schema.json`` (``report_schema()``).
 Within schema_version 1 fields are only ever added; a reader should ignore keys it does not know.
 Amounts are USD, latencies milliseconds, rates fractions from 0 to 1, scores 0 to 1. A figure that
@@ -13,6 +13,9 @@ does not exist (no score, an unpriced model's cost) is ``null``, never 0::
     generator        {name: "pytest-llmops", version}
     created_at       UTC time, ISO 8601
     prices_as_of     date of the built-in price table
+    price_sources    [{model, source}]: which source (and version) priced each model, e.g.
+                     "genai-prices 0.2.3 (anthropic:claude-haiku-4-5)", "llmops_prices prices.yaml",
+                     "local model (price 0)"; a model no source priced is in unpriced_models
     summary          statistics of the whole run (below), and:
       budget_usd       --llmops-budget, or null
       variants         [statistics of one prompt version × provider, plus variant, prompt,
@@ -24,20 +27,35 @@ does not exist (no score, an unpriced model's cost) is ``null``, never 0::
       gates_passed     every gate held
       baseline         null, or {path, matched, added, removed, new_failures, fixed,
                         score_drops, score_drop_limit, largest_score_drop, mean_score,
-                        cost_usd, p95_latency_ms}
+                        cost_usd, p95_latency_ms, run_cases, matched_share, paired}
+      reruns           attempts pytest ran again (--reruns), spent apart: {attempts, cases,
+                        tokens, judge_tokens, cost_usd {app, judge, total}, unpriced_attempts}
+      pairwise         [`pairwise:` suites: suite, prompt, provider, from_version, to_version,
+                        cases, wins, ties, losses, unscored, position_flips, win_rate, interval,
+                        p_value]
     cases            one per case (item), sorted by id:
       id, suite, case, location ("path:line"), variant, prompt, prompt_version, provider,
       model, answered_by, outcome ("passed" | "failed" | "error" | "unscored"), score,
       threshold, assertions [{type, passed, score, reason, weight, metric, line, unscored,
       raw (a judge's reply)}],
-      tokens {input, output, cached}, cost_usd, unpriced, judge_tokens, judge_cost_usd,
-      judge_failures, latency_ms, ttft_ms, replayed, retries, tags, output, messages
-      [{role, content}], runs [{outcome, score, error}], error
+      tokens {input, output, cached[, cache_write]}, cost_usd, unpriced, price_source,
+      judge_tokens, judge_cost_usd, judge_failures, latency_ms, ttft_ms, replayed, retries, tags,
+      output, messages [{role, content}], runs [{outcome, score, error}], error
+    reruns           [{attempt, case}]: the earlier attempts themselves, sorted by id
+    run              {tests_exit_status (pytest's, from the cases alone, before the gates),
+                      merged_from (the shard reports `python -m pytest_llmops merge` combined)}
 
     statistics: cases, passed, failed, errors, unscored, pass_rate, error_rate, mean_score,
       metrics {name: mean score}, tokens {input, output, cached, total}, judge_tokens (same),
       cost_usd {app, judge, total, live}, unpriced_cases, unpriced_models, latency_ms
-      {p50, p95, max}, ttft_ms {p50, p95}, judge_failures, judge_failure_rate, replayed
+      {p50, p95, max}, ttft_ms {p50, p95}, judge_failures, judge_failure_rate, replayed,
+      pass_rate_interval, mean_score_interval ({low, high, confidence, method} or null),
+      run_pass_rate (repeated cases: {cases, runs, passed, rate, interval}, or null)
+
+    paired (each version diff, and the baseline): {pairs, alpha, power, pass_rate, mean_score},
+      each figure {pairs, from, to, change, interval, worse, better, test, p_value (two-sided),
+      p_worse (one-sided: the new side is worse), detectable_drop}; mean_score is null when no
+      pair has two scores
 
 ``pass_rate`` is passed / cases: failed, errored and unscored cases are not passes. ``cost_usd``
 sums the priced cases; ``unpriced_cases`` counts those whose cost is unknown. ``live`` is the
@@ -48,6 +66,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +78,15 @@ from ..gates.stats import VariantSummary
 from ..results import CaseResult
 from ..review.model import Review
 
-__all__ = ["SCHEMA_VERSION", "build_report", "load_report", "read_baseline", "report_schema"]
+__all__ = [
+    "SCHEMA_VERSION",
+    "build_report",
+    "load_report",
+    "price_sources",
+    "read_baseline",
+    "read_reruns",
+    "report_schema",
+]
 
 SCHEMA_VERSION = 1
 
@@ -75,13 +102,38 @@ def _variant(summary: VariantSummary) -> dict[str, Any]:
     }
 
 
+def _add_decisions(report: dict[str, Any], evaluation: Evaluation, run: Mapping[str, Any] | None) -> None:
+    """Paired comparisons, reruns and the run's own facts (``gates.paired``, ``gates.reruns``)."""
+    summary = report["summary"]
+    alpha = evaluation.test_alpha
+    for entry, diff in zip(summary["version_diffs"], evaluation.versions, strict=True):
+        entry["paired"] = diff.paired.to_dict(alpha)
+    if evaluation.baseline is not None:
+        summary["baseline"]["paired"] = evaluation.baseline.paired.to_dict(alpha)
+    summary["reruns"] = evaluation.rerun_summary.to_dict()
+    summary["pairwise"] = [c.to_dict() for c in evaluation.pairwise]
+    attempts: dict[str, int] = {}
+    report["reruns"] = []
+    for attempt in evaluation.reruns:
+        attempts[attempt.nodeid] = attempts.get(attempt.nodeid, 0) + 1
+        report["reruns"].append({"attempt": attempts[attempt.nodeid], "case": attempt.to_dict()})
+    report["run"] = {
+        "tests_exit_status": (run or {}).get("tests_exit_status"),
+        "merged_from": list((run or {}).get("merged_from", ())),
+    }
+
+
 def build_report(
     evaluation: Evaluation,
     *,
     created_at: str | None = None,
     prompt_diffs: Review | None = None,
+    run: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The JSON report as a dict (see the module docstring)."""
+    """The JSON report as a dict (see the module docstring).
+
+    ``run``: ``tests_exit_status`` and ``merged_from`` of the ``run`` block (both optional).
+    """
     summary = evaluation.total.to_dict()
     summary.update(
         {
@@ -100,12 +152,20 @@ def build_report(
         "generator": {"name": "pytest-llmops", "version": __version__},
         "created_at": created_at,
         "prices_as_of": PRICES_AS_OF,
+        "price_sources": price_sources(evaluation.results),
         "summary": summary,
         "cases": [r.to_dict() for r in evaluation.results],
     }
-    if prompt_diffs is not None:  # --llmops-diff REF: what changed in the prompts, and its effect
+    _add_decisions(report, evaluation, run)
+    if prompt_diffs is not None:  # --llmops-diff=REF: what changed in the prompts, and its effect
         report["prompt_diffs"] = prompt_diffs.to_dict()
     return report
+
+
+def price_sources(results: list[CaseResult] | tuple[CaseResult, ...]) -> list[dict[str, str]]:
+    """Each model a case was priced for, with the source that priced it, sorted."""
+    seen = {(r.model, r.price_source) for r in results if r.model and r.price_source}
+    return [{"model": model, "source": source} for model, source in sorted(seen)]
 
 
 def report_schema() -> dict[str, Any]:
@@ -135,6 +195,14 @@ def load_report(
             f"reads schema_version {SCHEMA_VERSION}"
         )
     return data
+
+
+def read_reruns(data: Mapping[str, Any], where: str) -> list[CaseResult]:
+    """The earlier attempts a report keeps (``reruns``; none in reports of older versions)."""
+    try:
+        return [CaseResult.from_dict(entry["case"]) for entry in data.get("reruns") or ()]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReportError(f"{where}: a rerun attempt is malformed ({type(exc).__name__}: {exc})") from None
 
 
 def read_baseline(path: Path) -> list[CaseResult]:

@@ -7,6 +7,7 @@ from ..gates.stats import format_usd, signed
 from ..results import CaseResult, Outcome
 from ..review.model import Review
 from ..review.render import render_review_markdown
+from .decisions import markdown_decisions
 
 __all__ = ["render_markdown", "why_not_passed"]
 
@@ -119,6 +120,8 @@ def _render_markdown(evaluation: Evaluation) -> str:
                 f"| {format_usd(old.total_cost_usd)} → {format_usd(new.total_cost_usd)}{cost_change} "
                 f"| {_fmt(old.p95_ms, '.0f')} → {_fmt(new.p95_ms, '.0f')}{p95_change} |"
             )
+
+    out += markdown_decisions(evaluation)
 
     if evaluation.gates:
         out += ["", "**Gates**", "", "| | gate | result |", "|---|---|---|"]

@@ -12,6 +12,7 @@ from ..gates.baseline import BaselineComparison, Change
 from ..gates.evaluation import Evaluation
 from ..gates.stats import VersionDiff, format_amount, format_usd, signed, summarize, total
 from ..results import CaseResult, Outcome
+from .decisions import interval_lines, paired_text, pairwise_lines, rerun_text
 
 __all__ = [
     "Line",
@@ -134,6 +135,7 @@ def terminal_lines(evaluation: Evaluation) -> list[Line]:
     """Everything the ``llmops summary`` section prints, in order."""
     plain: dict[str, bool] = {}
     out: list[Line] = [(line, plain) for line in summary_lines(evaluation.results)]
+    out.extend((line, plain) for line in interval_lines(evaluation))
     variants = [s for s in evaluation.variants if s.metric_scores]
     if variants:
         out.append(("metrics (mean score):", plain))
@@ -145,7 +147,10 @@ def terminal_lines(evaluation: Evaluation) -> list[Line]:
         by_group.setdefault((diff.suite, diff.provider), []).append(diff)
     for (suite, provider), diffs in by_group.items():
         out.append((f"prompt versions ({suite}, {provider}):", plain))
-        out.extend((f"  {describe_version_diff(diff)}", plain) for diff in diffs)
+        for diff in diffs:
+            out.append((f"  {describe_version_diff(diff)}", plain))
+            out.append((f"    {paired_text(diff.paired, evaluation.test_alpha)}", plain))
+    out.extend((line, plain) for line in pairwise_lines(evaluation))
     overall = evaluation.total
     if overall.unscored:
         out.append(
@@ -175,8 +180,12 @@ def terminal_lines(evaluation: Evaluation) -> list[Line]:
                 {"yellow": True} if stopped else plain,
             )
         )
+    reruns = rerun_text(evaluation.rerun_summary)
+    if reruns is not None:
+        out.append((reruns, {"yellow": True}))
     if evaluation.baseline is not None:
         out.extend((line, plain) for line in describe_baseline(evaluation.baseline, BASELINE_LIST_LIMIT))
+        out.append((f"  {paired_text(evaluation.baseline.paired, evaluation.test_alpha)}", plain))
     for gate in evaluation.gates:
         if gate.passed:
             out.append((f"gate held: {gate.message}", {"green": True}))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from ..fileio import atomic_write_text, display_path
 from ..gates.evaluation import Evaluation
@@ -19,7 +21,11 @@ __all__ = ["write_reports"]
 
 
 def write_reports(
-    evaluation: Evaluation, settings: Settings, *, prompt_diffs: Review | None = None
+    evaluation: Evaluation,
+    settings: Settings,
+    *,
+    prompt_diffs: Review | None = None,
+    run: Mapping[str, Any] | None = None,
 ) -> tuple[list[str], list[str]]:
     """Write the reports asked for; returns (what was written, what failed and why).
 
@@ -30,7 +36,7 @@ def write_reports(
     written: list[str] = []
     problems: list[str] = []
     wanted = settings.report is not None or settings.html is not None
-    data = build_report(evaluation, prompt_diffs=prompt_diffs) if wanted else {}
+    data = build_report(evaluation, prompt_diffs=prompt_diffs, run=run) if wanted else {}
     if settings.report is not None:
         text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
         _write(settings.report, text, "JSON report", written, problems)

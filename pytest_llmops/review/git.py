@@ -63,6 +63,18 @@ class GitRepo:
             raise GitError(f"unknown git ref {ref!r}: no such branch, tag or commit here. {_FETCH_HINT}")
         return done.stdout.decode().strip()
 
+    def merge_base(self, commit: str) -> str:
+        """``git merge-base HEAD commit``: where the branch forked, as a pull request's diff uses."""
+        done = self._call(self.root, ["merge-base", "HEAD", commit])
+        if done.returncode != 0 or not done.stdout.strip():
+            detail = done.stderr.decode(errors="replace").strip()
+            raise GitError(
+                f"no merge base of HEAD and {commit[:10]}: they share no history here"
+                + (f" ({detail})" if detail else "")
+                + f". {_FETCH_HINT}"
+            )
+        return done.stdout.decode().strip().splitlines()[0]
+
     def changed_since(self, commit: str) -> set[str]:
         """Paths (from the top of the repository) that differ from ``commit`` in the work tree.
 
@@ -104,20 +116,28 @@ class GitRepo:
 
 @dataclass
 class ChangeSet:
-    """The files that differ from a ref, and their contents at that ref (read on demand)."""
+    """The files that differ from where HEAD forked from a ref, and their contents there.
+
+    Like a pull request's diff, the comparison is with ``git merge-base HEAD REF``, not with REF
+    itself: a branch with no changes of its own shows none, however far main has moved since.
+    """
 
     repo: GitRepo
     ref: str
+    #: The merge base of HEAD and the ref: what "the ref" means in every comparison.
     commit: str
     paths: frozenset[Path]
     _old: dict[Path, bytes | None] = field(default_factory=dict, repr=False)
     _dirs: dict[str, list[str]] = field(default_factory=dict, repr=False)
+    #: The commit the ref itself names (the merge base when the ref is an ancestor of HEAD).
+    ref_commit: str = ""
 
     @classmethod
     def since(cls, repo: GitRepo, ref: str) -> ChangeSet:
-        commit = repo.commit(ref)
-        paths = frozenset(Path(os.path.normpath(repo.root / p)) for p in repo.changed_since(commit))
-        return cls(repo, ref, commit, paths)
+        named = repo.commit(ref)
+        base = repo.merge_base(named)
+        paths = frozenset(Path(os.path.normpath(repo.root / p)) for p in repo.changed_since(base))
+        return cls(repo, ref, base, paths, ref_commit=named)
 
     def __contains__(self, path: object) -> bool:
         return isinstance(path, Path) and real_path(path) in self.paths
@@ -163,6 +183,8 @@ class ChangeSet:
 
     @property
     def label(self) -> str:
+        if self.ref_commit and self.ref_commit != self.commit:
+            return f"{self.ref} (merge base {self.commit[:10]})"
         return f"{self.ref} ({self.commit[:10]})"
 
 

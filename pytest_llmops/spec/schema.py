@@ -14,12 +14,14 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 __all__ = [
+    "ENV_REFERENCE",
     "AssertionSpec",
     "CaseSpec",
     "DefaultsSpec",
     "LockEntrySpec",
     "LockFileSpec",
     "MessageSpec",
+    "PairwiseSpec",
     "PromptFileSpec",
     "ProviderSpec",
     "ReduceRule",
@@ -83,6 +85,31 @@ _PARAM_FIELDS = (
 )
 
 
+#: ``${NAME}`` in a header or query value: read from the environment at call time, never stored.
+ENV_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+_PRICE_KEYS = ("input", "output", "cached_input", "cache_write")
+
+
+def _price(value: Any) -> Any:
+    """``0`` (a local model) or ``{input, output, cached_input, cache_write}`` in USD per million."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+        return dict.fromkeys(_PRICE_KEYS, 0.0)
+    if not isinstance(value, dict) or not {"input", "output"} <= set(value):
+        raise ValueError(
+            "price is 0 (a local model) or {input, output, cached_input, cache_write} in USD per "
+            f"million tokens; got {value!r}"
+        )
+    unknown = sorted(set(value) - set(_PRICE_KEYS))
+    if unknown:
+        raise ValueError(f"price: unknown key(s) {unknown}; allowed: {', '.join(_PRICE_KEYS)}")
+    for key, amount in value.items():
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or not amount >= 0:
+            raise ValueError(f"price: {key} must be a number of USD per million tokens, 0 or more")
+    return {k: float(v) for k, v in value.items()}
+
+
 class ProviderSpec(ModelParams):
     """A provider: ``openai:gpt-4o-mini`` or a mapping with connection settings."""
 
@@ -99,8 +126,24 @@ class ProviderSpec(ModelParams):
     max_retries: int | None = Field(None, ge=0, le=20)
     #: Base of the exponential backoff, in seconds (default: ini).
     retry_backoff: float | None = Field(None, ge=0, allow_inf_nan=False)
+    #: ``python:`` only: the application may answer without any model call the plugin records
+    #: (otherwise a case that recorded nothing is an error).
+    allow_no_call: bool = False
     #: Providers tried in order when this one still fails after its retries.
     fallback: Annotated[list[ProviderSpec], BeforeValidator(_provider_list)] = Field(default_factory=list)
+    #: Extra request headers; ``${NAME}`` in a value is read from the environment at call time.
+    headers: dict[str, str] = Field(default_factory=dict)
+    #: Extra query parameters (Azure's ``api-version``); ``${NAME}`` as in ``headers``.
+    query: dict[str, str] = Field(default_factory=dict)
+    #: Azure OpenAI's ``api-version`` (``v1`` for the v1 endpoint).
+    api_version: str | None = None
+    #: Vertex AI: the Google Cloud project and location.
+    project: str | None = None
+    location: str | None = None
+    #: Bedrock: the AWS region.
+    region: str | None = None
+    #: The model's price, winning over every price table; ``0`` marks a local model (free).
+    price: Annotated[dict[str, float] | None, BeforeValidator(_price)] = None
 
     @property
     def kind(self) -> str:
@@ -114,6 +157,11 @@ class ProviderSpec(ModelParams):
     @property
     def display(self) -> str:
         return self.label or self.id
+
+    def referenced_envs(self) -> set[str]:
+        """The environment variables its headers and query values name (``${NAME}``)."""
+        values = [*self.headers.values(), *self.query.values()]
+        return {name for value in values for name in ENV_REFERENCE.findall(value)}
 
 
 class AssertionSpec(_Model):
@@ -248,6 +296,17 @@ class CaseSpec(_Model):
         return self
 
 
+class PairwiseSpec(_Model):
+    """``pairwise:``: a judge picks the better of two prompt versions' answers to each case."""
+
+    #: What "better" means, in plain words: the judge's question.
+    criteria: str = Field(min_length=1)
+    #: The judge; default: the suite's `judge:`, then the ini `llmops_judge`.
+    provider: Annotated[
+        ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)
+    ] = None
+
+
 class SuiteSpec(_Model):
     """A suite file: prompts × providers × cases."""
 
@@ -268,6 +327,8 @@ class SuiteSpec(_Model):
     embedding: Annotated[
         ProviderSpec | None, BeforeValidator(lambda v: {"id": v} if isinstance(v, str) else v)
     ] = None
+    #: Each prompt version after the first judged against the one before it, case by case.
+    pairwise: PairwiseSpec | None = None
     tests: list[CaseSpec] = Field(default_factory=list)
     test_cases: list[CaseSpec] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
@@ -281,6 +342,11 @@ class SuiteSpec(_Model):
         dupes = sorted({x for x in labels if labels.count(x) > 1})
         if dupes:
             raise ValueError(f"provider {dupes[0]!r} is listed twice; give one a distinct `label`")
+        if self.pairwise is not None and len(self.prompt) < 2:
+            raise ValueError(
+                "`pairwise:` compares prompt versions: list at least two in `prompt:` "
+                "(e.g. `prompt: [support@2.0.0, support@2.1.0]`)"
+            )
         return self
 
 

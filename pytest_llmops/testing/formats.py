@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from . import wire_anthropic, wire_openai
+from . import wire_anthropic, wire_azure, wire_bedrock, wire_gemini, wire_ollama, wire_openai, wire_responses
 from .wire import ModelList, WireFormat
 
 __all__ = ["MODEL_LISTS", "WIRE_FORMATS", "for_path", "for_unknown_path", "model_list"]
@@ -14,6 +14,11 @@ WIRE_FORMATS: Final[tuple[WireFormat, ...]] = (
     wire_openai.CHAT,
     wire_openai.EMBEDDINGS,
     wire_anthropic.MESSAGES,
+    wire_azure.CHAT,
+    wire_responses.RESPONSES,
+    wire_gemini.GENERATE,
+    wire_bedrock.CONVERSE,
+    wire_ollama.CHAT,
 )
 # The first that claims a GET's headers answers it; the last is the fallback.
 MODEL_LISTS: Final[tuple[ModelList, ...]] = (wire_anthropic.MODELS, wire_openai.MODELS)

@@ -190,7 +190,7 @@ class Handler(BaseHTTPRequestHandler):
         if fault == "hang":
             self._hang()
             return
-        reply = fmt.reply(Call(payload, rule, script.default_reply, script.next_id))
+        reply = fmt.reply(Call(payload, rule, script.default_reply, script.next_id, _route_path(self.path)))
         if isinstance(reply, Empty):
             self._send_bytes(200, b"", reply.content_type, headers)
         elif isinstance(reply, Stream):

@@ -39,7 +39,7 @@ Fault = Literal[
 
 FAULTS: Final[tuple[str, ...]] = get_args(Fault)
 
-Endpoint = Literal["chat", "messages", "embeddings"]
+Endpoint = Literal["chat", "messages", "embeddings", "azure", "responses", "gemini", "bedrock", "ollama"]
 """Endpoint families a rule can be restricted to: the `endpoint` of each registered wire format."""
 
 Matcher = str | re.Pattern[str] | Callable[[Any], bool] | None

@@ -61,6 +61,9 @@ class Call:
     rule: Rule | None
     default_reply: str
     next_id: Callable[[], str]
+    #: The request path without the /v1 prefix and query: formats that put the model or the
+    #: method in the path (Gemini, Bedrock) read it here.
+    path: str = ""
 
     @property
     def fault(self) -> Fault | None:
