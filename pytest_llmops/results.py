@@ -17,6 +17,7 @@ __all__ = [
     "AssertionResult",
     "CaseResult",
     "Grade",
+    "JudgeCheckResult",
     "LLMResponse",
     "Message",
     "Outcome",
@@ -312,6 +313,85 @@ class CaseResult:
             reduce=data.get("reduce"),
             budget_exhausted=bool(data.get("budget_exhausted", False)),
             price_source=data.get("price_source"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class JudgeCheckResult:
+    """One labelled example run against its judge: what a person said, what the judge said.
+
+    ``judge_verdict`` is ``pass``, ``fail``, ``unscored`` (the judge's reply could not be read) or
+    ``error`` (the judge could not be called); only the first two are compared with the person.
+    The dict form is the JSON report's ``judge_checks`` entry.
+    """
+
+    nodeid: str
+    suite: str
+    name: str
+    #: The assertion as written, e.g. ``llm-rubric`` or ``not-safety``.
+    type: str
+    #: The judge (provider) that gave the verdict.
+    judge: str
+    human_verdict: str
+    judge_verdict: str
+    score: float | None = None
+    reason: str = ""
+    location: str = ""
+    note: str | None = None
+    replayed: bool = False
+    judge_usage: Usage = field(default_factory=Usage)
+    judge_cost_usd: float | None = None
+
+    @property
+    def base_type(self) -> str:
+        """The judge type without ``not-``: what agreement is reported per."""
+        return self.type.removeprefix("not-")
+
+    @property
+    def scored(self) -> bool:
+        return self.judge_verdict in ("pass", "fail")
+
+    @property
+    def agreed(self) -> bool | None:
+        """Whether the judge agreed with the person; None when it gave no verdict."""
+        return self.judge_verdict == self.human_verdict if self.scored else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.nodeid,
+            "suite": self.suite,
+            "name": self.name,
+            "location": self.location,
+            "type": self.type,
+            "judge": self.judge,
+            "human_verdict": self.human_verdict,
+            "judge_verdict": self.judge_verdict,
+            "agreed": self.agreed,
+            "score": self.score,
+            "reason": self.reason,
+            "note": self.note,
+            "replayed": self.replayed,
+            "judge_tokens": self.judge_usage.to_dict(),
+            "judge_cost_usd": self.judge_cost_usd,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> JudgeCheckResult:
+        return cls(
+            nodeid=str(data["id"]),
+            suite=str(data.get("suite", "")),
+            name=str(data.get("name", "")),
+            type=str(data["type"]),
+            judge=str(data.get("judge", "")),
+            human_verdict=str(data["human_verdict"]),
+            judge_verdict=str(data["judge_verdict"]),
+            score=data.get("score"),
+            reason=str(data.get("reason", "")),
+            location=str(data.get("location", "")),
+            note=data.get("note"),
+            replayed=bool(data.get("replayed", False)),
+            judge_usage=Usage.from_dict(data.get("judge_tokens")),
+            judge_cost_usd=data.get("judge_cost_usd"),
         )
 
 

@@ -323,6 +323,13 @@ SETTINGS: tuple[Setting, ...] = (
         "Gate: share of cases that errored, at most this (0.05 or 5%).",
         section="gates",
     ),
+    Setting(
+        "llmops_min_judge_agreement",
+        "rate",
+        "Gate: share of judge checks (`judge_checks:` in a suite) where each judge agrees with the "
+        "person who labelled them, at least this (0.9 or 90%).",
+        section="gates",
+    ),
     Setting("llmops_baseline", "path", "Compare with a JSON report from the base branch.", section="gates"),
     Setting(
         "llmops_max_new_failures",
@@ -578,6 +585,7 @@ class Settings:
     min_score: float | None = None
     max_p95_latency_ms: float | None = None
     max_error_rate: float | None = None
+    min_judge_agreement: float | None = None
     baseline: Path | None = None
     max_new_failures: int | None = None
     max_score_drop: float | None = None

@@ -6,6 +6,8 @@ Fixtures live in ``conftest.py``; plain functions and constants live here, impor
 
 from __future__ import annotations
 
+import json
+import re
 import textwrap
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
@@ -219,3 +221,146 @@ def case(
     }
     data.update(extra)
     return CaseResult(**data)
+
+
+# --- judges without HTTP ------------------------------------------------------------------
+
+#: The material the judge corpora judge (tests/data/judge_replies.yaml names it too).
+CORPUS_RUBRIC = "Apologises for the delay and states the 14-day refund window"
+CORPUS_INPUT = "My refund still hasn't arrived. What's going on?"
+CORPUS_OUTPUT = "Sorry for the wait! Refunds take up to 14 days to reach your account."
+CORPUS_EXPECTED = "Refunds take up to 14 days."
+#: One assertion per judge kind, as a suite would write it (the corpora run each through it).
+JUDGE_SPECS: dict[str, dict[str, Any]] = {
+    "llm-rubric": {"type": "llm-rubric", "value": CORPUS_RUBRIC},
+    "safety": {"type": "safety"},
+    "g-eval": {"type": "g-eval", "criteria": "Helpfulness", "steps": ["Read the input", "Judge the output"]},
+    "g-eval-1-10": {
+        "type": "g-eval",
+        "criteria": "Helpfulness",
+        "steps": ["Read the input", "Judge the output"],
+        "scale": [1, 10],
+    },
+    "relevance": {"type": "relevance"},
+    "accuracy": {"type": "accuracy"},
+    "factuality": {"type": "factuality"},
+}
+#: The judge kinds that read each shape of reply.
+KINDS_BY_SHAPE = {
+    "pass-fail": ("llm-rubric", "safety"),
+    "scale": ("g-eval", "relevance", "accuracy"),
+    "category": ("factuality",),
+    "scale-1-10": ("g-eval-1-10",),
+}
+
+
+class ScriptedJudge:
+    """A judge without HTTP: each call answers with the next reply (text or a function of the prompt).
+
+    ``@NONCE@`` in a reply becomes the nonce of the prompt's material tags.
+    """
+
+    def __init__(self, *replies: Any, finish_reason: str | None = "stop", tool_calls: Any = ()) -> None:
+        self.replies = list(replies)
+        self.prompts: list[Any] = []
+        self.finish_reason = finish_reason
+        self.tool_calls = tool_calls
+
+    def complete(self, prompt: Any, provider: Any) -> Any:
+        from pytest_llmops.results import LLMResponse
+
+        self.prompts.append(prompt)
+        reply = self.replies.pop(0) if self.replies else "(no verdict)"
+        text = reply(prompt) if callable(reply) else str(reply)
+        found = re.search(r"<output-(\w+)>", prompt.messages[-1].content)
+        if found:
+            text = text.replace("@NONCE@", found[1])
+        calls = self.tool_calls if len(self.prompts) == 1 else ()
+        return LLMResponse(
+            text, provider.id, provider.model or "", Usage(10, 5), self.finish_reason, tool_calls=calls
+        )
+
+    def embed(self, texts: list[str], provider: Any) -> list[list[float]]:
+        raise AssertionError("not used")
+
+
+def judge_outcome(
+    kind: str,
+    judge: ScriptedJudge,
+    output: str = CORPUS_OUTPUT,
+    *,
+    negated: bool = False,
+    provider: str = "openai:gpt-4o-mini",
+    question: str = CORPUS_INPUT,
+    settings: dict[str, Any] | None = None,
+) -> Any:
+    """The assertion result of judge ``kind`` (a JUDGE_SPECS key) on ``output``, through the real check."""
+    from pytest_llmops.assertions import AssertionContext, default_registry
+    from pytest_llmops.prompts import RenderedPrompt
+    from pytest_llmops.results import LLMResponse, Message
+    from pytest_llmops.spec.schema import AssertionSpec
+
+    spec = {"provider": provider, **JUDGE_SPECS[kind], **(settings or {})}
+    if negated:
+        spec["type"] = "not-" + spec["type"]
+    prepared = default_registry.prepare(AssertionSpec.model_validate(spec), base_dir=Path("."))
+    prompt = RenderedPrompt((Message("system", "You are a support agent."), Message("user", question)))
+    response = LLMResponse(output, "openai:gpt-4o-mini", "gpt-4o-mini")
+    context = AssertionContext(output, response, expected=CORPUS_EXPECTED, prompt=prompt, judge=judge)
+    return prepared.run(context)
+
+
+def outcome_word(result: Any) -> str:
+    """``pass``, ``fail`` or ``unscored``: how a corpus names an assertion's outcome."""
+    return "unscored" if result.unscored else "pass" if result.passed else "fail"
+
+
+# --- judge requests as the scripted server sees them ---------------------------------------
+
+RESULTS_CONFTEST = """
+import json
+
+def pytest_runtest_logreport(report):
+    if report.when == "call":
+        for name, value in report.user_properties:
+            if name == "llmops":
+                with open("results.jsonl", "a") as handle:
+                    handle.write(json.dumps(value) + "\\n")
+"""
+
+
+def results(pytester: pytest.Pytester) -> dict[str, dict[str, Any]]:
+    """Case results by case name, from the last run (the conftest hook appends them)."""
+    path = pytester.path / "results.jsonl"
+    found = {}
+    for line in path.read_text().splitlines():
+        data = json.loads(line)
+        found[data["case"]] = data
+    path.unlink()
+    return found
+
+
+def judge_request(body: Any) -> tuple[str, str]:
+    """(system prompt, first user message) of a chat request, OpenAI or Anthropic shaped."""
+    messages = [m for m in body.get("messages") or [] if isinstance(m, dict)]
+    system = body.get("system") or next((m["content"] for m in messages if m["role"] == "system"), "")
+    user = next((m["content"] for m in messages if m["role"] == "user"), "")
+    return str(system), str(user)
+
+
+def is_judge(body: Any) -> bool:
+    from pytest_llmops.assertions.judges import JUDGE_MARKER
+
+    return JUDGE_MARKER in judge_request(body)[0]
+
+
+def judge_kind(body: Any) -> str:
+    match = re.search(r"v\d+, ([a-z-]+)\)", judge_request(body)[0])
+    assert match, body
+    return match[1]
+
+
+def judged_output(body: Any) -> str:
+    match = re.search(r"<output-(\w+)>\n(.*)\n</output-\1>", judge_request(body)[1], re.DOTALL)
+    assert match, body
+    return match[2]

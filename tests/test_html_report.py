@@ -586,3 +586,50 @@ def test_the_policy_would_stop_a_script_that_got_in(browser: Any, tmp_path: Path
     assert opened.pwned() is None
     assert any("Content Security Policy" in problem for problem in opened.problems)
     opened.page.close()
+
+
+def test_the_judges_checked_against_people_in_the_page(browser: Any, tmp_path: Path) -> None:
+    from pytest_llmops.results import JudgeCheckResult
+
+    def check(name: str, kind: str, person: str, judge: str, reason: str = "judged") -> JudgeCheckResult:
+        return JudgeCheckResult(
+            f"{GREET}::judge-check[{name}]", GREET, name, kind, "openai:gpt-4o", person, judge, 0.9, reason
+        )
+
+    checks = [
+        check("polite", "llm-rubric", "pass", "pass"),
+        check("rude", "llm-rubric", "fail", "fail"),
+        check("sarcastic", "llm-rubric", "fail", "pass", reason=HOSTILE),
+        check("garbled", "llm-rubric", "pass", "unscored"),
+        check("on-topic", "not-relevance", "pass", "pass"),
+    ]
+    evaluation = evaluate(sample_results(), Settings(min_judge_agreement=0.9), judge_checks=checks)
+    path = tmp_path / "judges.html"
+    path.write_text(render_html(build_report(evaluation)), encoding="utf-8")
+    opened = Opened(browser, path)
+    page = opened.page
+    rows = page.locator("#judges tbody tr")
+    assert rows.count() == 2
+    assert rows.first.inner_text().split("\t") == [
+        "llm-rubric × openai:gpt-4o",
+        "2/3",
+        "66.7%",
+        "0.40",
+        "1",
+        "0",
+        "1",
+        "0",
+    ]
+    assert rows.nth(1).inner_text().split("\t")[:4] == ["relevance × openai:gpt-4o", "1/1", "100.0%", "n/a"]
+    disagreement = page.locator("#judges [data-disagreement]")
+    assert disagreement.count() == 1
+    text = disagreement.inner_text()
+    assert "sarcastic" in text and "person fail, judge pass" in text
+    assert "<script>window.__pwned" in text  # the judge's reason, as text
+    gate = page.locator("#gates .gate.breached[data-gate=min_judge_agreement]")
+    assert gate.count() == 1 and gate.locator(".gv").inner_text() == "66.7%"
+    assert opened.pwned() is None
+    page.locator("#judges").screenshot(path=str(tmp_path / "judges.png"))
+    print(f"screenshot: {tmp_path / 'judges.png'}")
+    assert opened.problems == []
+    page.close()

@@ -900,6 +900,8 @@ def test_testing_package_exports_are_pinned() -> None:
         "ReplyFn",
         "Rule",
         "ScriptedLLMServer",
+        "ScriptedToolCall",
+        "TokenLogprob",
         "UsageOverride",
         "count_tokens",
         "embed",

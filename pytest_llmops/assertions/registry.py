@@ -81,19 +81,24 @@ class PreparedAssertion:
     check: Check
     line: int | None = None
 
+    def grade(self, ctx: AssertionContext) -> Grade:
+        """The check's grade with ``not-`` applied; raises ``CannotGrade`` (and what a check raises).
+
+        ``not-`` never turns "unscored" into a pass.
+        """
+        grade = self.check(ctx)
+        if self.spec.negated and not grade.unscored:
+            grade = Grade(not grade.passed, 1.0 - grade.score, f"not: {grade.reason}", raw=grade.raw)
+        return grade
+
     def run(self, ctx: AssertionContext) -> AssertionResult:
         """Run the check, apply ``not-``, and never let an exception escape as a crash."""
         try:
-            grade = self.check(ctx)
+            return self._result(self.grade(ctx))
         except CannotGrade as exc:
             return self._result(Grade(False, 0.0, str(exc)))
-        except Exception as exc:  # a user's python assertion may raise anything
-            grade = Grade(False, 0.0, f"the check raised {type(exc).__name__}: {exc}")
-            if self.spec.negated:  # an error is never turned into a pass by `not-`
-                return self._result(grade)
-        if self.spec.negated and not grade.unscored:  # `not-` never turns "unscored" into a pass
-            grade = Grade(not grade.passed, 1.0 - grade.score, f"not: {grade.reason}", raw=grade.raw)
-        return self._result(grade)
+        except Exception as exc:  # a user's python assertion may raise anything; never a pass
+            return self._result(Grade(False, 0.0, f"the check raised {type(exc).__name__}: {exc}"))
 
     def _result(self, grade: Grade) -> AssertionResult:
         return AssertionResult(

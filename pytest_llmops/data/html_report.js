@@ -290,6 +290,7 @@
     max_error_rate: (v) => pct(v, 1), max_new_failures: (v) => String(Math.round(v)), max_score_drop: (v) => v.toFixed(3),
     max_cost_increase: (v) => signed(v, 1, "%"), max_p95_increase: (v) => signed(v, 1, "%"),
     min_baseline_match: (v) => pct(v, 1), regression: (v) => "p " + pval(v), min_win_rate: (v) => pct(v, 0),
+    min_judge_agreement: (v) => pct(v, 1),
   };
   function gatesBox() {
     if (!gates.length) return null;
@@ -394,6 +395,31 @@
         el("thead", null, el("tr", null, ["pairwise preference (both orders)", "cases", "win rate (ties half)", "won / tied / lost", "sign test p", "position flips"].map((h, i) => el("th", { class: i ? "r" : "", text: h })))),
         el("tbody", null, pw)) : null,
       rr.attempts ? el("div", { class: "line muted", id: "reruns", style: { padding: "8px 14px" }, text: "reruns: " + int(rr.cases) + " case(s) ran again (" + int(rr.attempts) + " earlier attempt(s)), counted once with the last attempt; spent on reruns, apart from the totals: " + int(((rr.tokens || {}).total || 0) + ((rr.judge_tokens || {}).total || 0)) + " tokens, " + usd((rr.cost_usd || {}).total) }) : null);
+  // Judges checked against people (judge_checks: in a suite): agreement and Cohen's kappa per judge.
+  function judgesBox() {
+    const groups = S.judge_agreement || [];
+    if (!groups.length) return null;
+    const checks = D.judge_checks || [];
+    const disagree = checks.filter((c) => c.agreed === false);
+    const kappa = (k) => (k == null ? "n/a" : k.toFixed(2));
+    return el("section", { class: "panelbox", id: "judges" },
+      el("h2", null, "Judges checked against people", el("span", { class: "muted", text: checks.length + " labelled example" + (checks.length === 1 ? "" : "s") })),
+      el("table", { class: "t" },
+        el("thead", null, el("tr", null, ["judge", "agree", "agreement", "Cohen's kappa", "judge pass, person fail", "judge fail, person pass", "unscored", "errors"].map((h, i) => el("th", { class: i ? "r" : "", text: h })))),
+        el("tbody", null, groups.map((g) => el("tr", { "data-judge": g.type + " × " + g.judge },
+          el("td", null, el("b", { text: g.type }), el("span", { class: "muted", text: g.judge ? " × " + g.judge : "" })),
+          el("td", { class: "r", text: g.agreed + "/" + g.scored }),
+          el("td", { class: "r", text: pct(g.agreement, 1) }),
+          el("td", { class: "r", text: kappa(g.kappa) }),
+          el("td", { class: "r", text: String((g.confusion || {}).judge_pass_person_fail || 0) }),
+          el("td", { class: "r", text: String((g.confusion || {}).judge_fail_person_pass || 0) }),
+          el("td", { class: "r", text: String(g.unscored || 0) }),
+          el("td", { class: "r", text: String(g.errors || 0) }))))),
+      disagree.length ? el("div", { class: "blist" }, disagree.slice(0, 20).map((c) => el("div", { class: "line", "data-disagreement": c.id },
+        el("span", { class: "flag newfail", text: "DISAGREE" }), " ",
+        el("span", { class: "mono", text: c.name }), " · person " + c.human_verdict + ", judge " + c.judge_verdict + " · ",
+        el("span", { class: "muted", text: clip(firstLine(c.reason), 200) }))),
+        disagree.length > 20 ? el("div", { class: "muted", text: "… and " + (disagree.length - 20) + " more (see the JSON report)" }) : null) : null);
   }
 
   // Small inline-SVG charts: score histogram, cost bar and p95 bar per variant.
@@ -788,7 +814,7 @@
   // -- assemble ------------------------------------------------------------------------------
   app.append(header(),
     el("div", { class: "summary", id: "summary" }, cards(), gatesBox(), baselineBox(),
-      variantsBox(), versionsBox(), statsBox()),
+      variantsBox(), versionsBox(), statsBox(), judgesBox()),
     toolbar(), matrix, panel);
   const tb = document.getElementById("toolbar");
   document.documentElement.style.setProperty("--tb-h", tb.offsetHeight + "px");

@@ -138,6 +138,8 @@ class CaseJudge:
         self.usage = Usage()
         self.cost_usd: float | None = 0.0
         self.retries = 0
+        #: Whether every call so far was replayed from the cassette (None: no call yet).
+        self.replayed: bool | None = None
         self._lock = threading.Lock()
 
     def _count(self, response: LLMResponse) -> LLMResponse:
@@ -146,6 +148,7 @@ class CaseJudge:
         with self._lock:
             self.usage = self.usage + response.usage
             self.cost_usd = None if cost is None or self.cost_usd is None else self.cost_usd + cost
+            self.replayed = response.replayed and self.replayed is not False
         return response
 
     def complete(self, prompt: RenderedPrompt, provider: ProviderSpec) -> LLMResponse:

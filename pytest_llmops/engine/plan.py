@@ -31,7 +31,7 @@ from ..spec.validation import parse_model, suggest
 from ..spec.yamlio import load_yaml_file
 from .session import Session
 
-__all__ = ["CasePlan", "SuitePlan", "item_name", "load_suite"]
+__all__ = ["CasePlan", "JudgeCheckPlan", "SuitePlan", "item_name", "judge_check_item_name", "load_suite"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,16 +69,39 @@ class CasePlan:
 
 
 @dataclass(frozen=True, slots=True)
+class JudgeCheckPlan:
+    """A labelled example, ready to run against the configured judge (``judge_checks:``)."""
+
+    name: str  # item name: ``judge-check[NAME]``
+    check: str
+    suite_path: Path
+    line: int
+    assertion: PreparedAssertion
+    output: str
+    input: str | None
+    expected: Any
+    #: The verdict a person gave: True for pass.
+    human_pass: bool
+    note: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class SuitePlan:
     path: Path
     spec: SuiteSpec
     cases: tuple[CasePlan, ...]
+    judge_checks: tuple[JudgeCheckPlan, ...] = ()
 
 
 def item_name(case: str, prompt_ref: str | None, provider: str) -> str:
     """The item name of one matrix cell: ``case[prompt@version-provider]`` or ``case[provider]``."""
     label = f"{prompt_ref}-{provider}" if prompt_ref else provider
     return f"{case}[{label}]"
+
+
+def judge_check_item_name(check: str) -> str:
+    """The item name of a judge check: ``judge-check[NAME]`` (a case's name cannot hold brackets)."""
+    return f"judge-check[{check}]"
 
 
 def _render_value(value: Any, variables: Mapping[str, Any]) -> Any:
@@ -229,7 +252,50 @@ def load_suite(path: Path, *, prompts: Callable[[Path], PromptRegistry], session
                             pairwise=pairwise if against is not None else None,
                         )
                     )
-    return SuitePlan(path, spec, tuple(cases))
+    checks = _judge_checks(spec, lines, path, preparer)
+    return SuitePlan(path, spec, tuple(cases), checks)
+
+
+def _judge_checks(spec: SuiteSpec, lines: Any, path: Path, preparer: _Preparer) -> tuple[JudgeCheckPlan, ...]:
+    """The suite's ``judge_checks:``, each with its judge assertion prepared."""
+    plans: list[JudgeCheckPlan] = []
+    seen: dict[str, int] = {}
+    for index, check in enumerate(spec.judge_checks):
+        line = lines.line(("judge_checks", index)) or 1
+        if check.name in seen:
+            raise SuiteError(
+                f"judge check name {check.name!r} is used twice (first on line {seen[check.name]})",
+                path=path,
+                line=lines.line(("judge_checks", index, "name")) or line,
+            )
+        seen[check.name] = line
+        assertion_line = lines.line(("judge_checks", index, "assert")) or line
+        if not preparer.session.assertions.uses_judge(check.assert_.base_type):
+            raise SuiteError(
+                f"judge check {check.name!r}: `assert` must be a judge assertion (llm-rubric, g-eval,"
+                f" relevance, accuracy, safety, factuality); {check.assert_.type!r} calls no judge",
+                path=path,
+                line=assertion_line,
+            )
+        variables = {spec.input_var: check.input, "expected": check.expected}
+        prepared = preparer.prepare(
+            check.assert_, None, assertion_line, variables, where=f"judge check {check.name!r}: "
+        )
+        plans.append(
+            JudgeCheckPlan(
+                name=judge_check_item_name(check.name),
+                check=check.name,
+                suite_path=path,
+                line=line,
+                assertion=prepared,
+                output=check.output,
+                input=check.input,
+                expected=check.expected,
+                human_pass=check.verdict == "pass",
+                note=check.note,
+            )
+        )
+    return tuple(plans)
 
 
 def _previous_version(prompt: Prompt | None, resolved: Sequence[Prompt | None]) -> Prompt | None:
@@ -301,9 +367,15 @@ class _Preparer:
     embedding: ProviderSpec | None = None
 
     def prepare(
-        self, spec: AssertionSpec, case: str | None, line: int | None, variables: Mapping[str, Any]
+        self,
+        spec: AssertionSpec,
+        case: str | None,
+        line: int | None,
+        variables: Mapping[str, Any],
+        *,
+        where: str | None = None,
     ) -> PreparedAssertion:
-        where = f"case {case!r}: " if case else "defaults: "
+        where = where or (f"case {case!r}: " if case else "defaults: ")
         try:
             if _is_templated(spec.value):
                 spec = spec.model_copy(update={"value": _render_value(spec.value, variables)})

@@ -5,6 +5,15 @@
 - ``{pass_rate: 0.8}``: at least that fraction of the runs passes.
 - ``mean``: the mean of the runs' scores reaches the case's threshold.
 
+Runs that are *unscored* (a judge's reply could not be read) are neither passes nor failures:
+the case is decided only when **every reading of its unscored runs gives the same outcome**, and
+is unscored otherwise. So ``pass^k`` fails on any failed run and is unscored when the others
+pass; ``pass@k`` passes on any passed run; ``{pass_rate: r}`` passes when the passed runs alone
+reach r, fails when they cannot reach it even if every unscored run passed; ``mean`` takes each
+unscored run's score as anything from 0 to 1 and decides only when both ends agree (1 pass and
+4 unscored runs are unscored, not a mean of 1.0). An errored run counts as a failed run (score
+0 for ``mean``). Every run unscored (or errored) is unscored; every run errored is an error.
+
 Each run has its own recording: the case's cassette holds one exchange per run, replayed in
 order, so a replay reproduces the same spread of answers.
 """
@@ -28,13 +37,42 @@ def _mean(values: Sequence[float]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
+_SCORED = (Outcome.PASSED, Outcome.FAILED)
+
+
+def _verdict(runs: Sequence[CaseResult], rule: ReduceRule, threshold: float | None) -> bool:
+    """Whether the rule passes these runs, every one of them scored (passed, failed or errored)."""
+    passed = sum(1 for r in runs if r.outcome is Outcome.PASSED)
+    if rule.kind == "pass@k":
+        return passed >= 1
+    if rule.kind == "pass_rate":
+        return passed / len(runs) >= rule.rate - 1e-9
+    if rule.kind == "mean":
+        total = sum(r.score or 0.0 for r in runs if r.outcome is not Outcome.ERROR)
+        return total / len(runs) >= (threshold if threshold is not None else 1.0) - 1e-9
+    return passed == len(runs)
+
+
+def _decide(runs: Sequence[CaseResult], rule: ReduceRule, threshold: float | None) -> Outcome:
+    """The outcome if every reading of the unscored runs agrees on it, else unscored."""
+    readings = []
+    for assumed in (Outcome.PASSED, Outcome.FAILED):  # the best and the worst reading
+        score = 1.0 if assumed is Outcome.PASSED else 0.0
+        filled = [
+            replace(r, outcome=assumed, score=score) if r.outcome is Outcome.UNSCORED else r for r in runs
+        ]
+        readings.append(_verdict(filled, rule, threshold))
+    if readings[0] != readings[1]:
+        return Outcome.UNSCORED
+    return Outcome.PASSED if readings[0] else Outcome.FAILED
+
+
 def reduce_runs(runs: Sequence[CaseResult], rule: ReduceRule, threshold: float | None) -> CaseResult:
     """One result for the case: outcome by the rule, tokens and cost summed, latency averaged."""
     last = runs[-1]
     if len(runs) == 1:
         return last
-    passed = sum(1 for r in runs if r.outcome is Outcome.PASSED)
-    scores = [r.score for r in runs if r.score is not None]
+    scores = [r.score for r in runs if r.score is not None and r.outcome in _SCORED]
     score = _mean(scores)
     outcome: Outcome
     if all(r.outcome is Outcome.ERROR for r in runs):
@@ -42,15 +80,7 @@ def reduce_runs(runs: Sequence[CaseResult], rule: ReduceRule, threshold: float |
     elif all(r.outcome in (Outcome.UNSCORED, Outcome.ERROR) for r in runs):
         outcome = Outcome.UNSCORED
     else:
-        if rule.kind == "pass@k":
-            ok = passed >= 1
-        elif rule.kind == "pass_rate":
-            ok = passed / len(runs) >= rule.rate - 1e-9
-        elif rule.kind == "mean":
-            ok = score is not None and score >= (threshold if threshold is not None else 1.0)
-        else:
-            ok = passed == len(runs)
-        outcome = Outcome.PASSED if ok else Outcome.FAILED
+        outcome = _decide(runs, rule, threshold)
     usage = Usage()
     judge_usage = Usage()
     for r in runs:

@@ -6,6 +6,7 @@ Gate (ini key)                 measured over                                    
 ``llmops_min_score``           mean case score                                      below
 ``llmops_max_p95_latency_ms``  p95 latency of the cases that got an answer, ms      above
 ``llmops_max_error_rate``      cases with outcome ``error`` / all cases             above
+``llmops_min_judge_agreement`` each judge's agreement with people (judge checks)    below
 ``llmops_max_new_failures``    cases that passed in the baseline and fail now       above
 ``llmops_max_score_drop``      the largest fall of one case's score                 above
 ``llmops_max_cost_increase``   cost of the cases in both runs, % change             above
@@ -30,8 +31,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from ..fileio import display_path
-from ..results import CaseResult
+from ..results import CaseResult, JudgeCheckResult
 from ..settings import Settings
+from .agreement import JudgeAgreement, summarize_agreement
 from .baseline import BaselineComparison, compare_with_baseline, total_cost
 from .decisions import (
     Comparison,
@@ -67,6 +69,10 @@ class Evaluation:
     test_alpha: float = 0.05
     #: ``pairwise:`` suites: each version diff's win rate.
     pairwise: tuple[PairwiseComparison, ...] = ()
+    #: Labelled examples run against their judges (``judge_checks:``), sorted by id.
+    judge_checks: tuple[JudgeCheckResult, ...] = ()
+    #: Agreement of each judge type × judge with people, over the judge checks.
+    judge_agreement: tuple[JudgeAgreement, ...] = ()
 
     @property
     def rerun_summary(self) -> RerunSummary:
@@ -84,6 +90,7 @@ LABELS = {
     "min_score": "mean score",
     "max_p95_latency_ms": "p95 latency",
     "max_error_rate": "error rate",
+    "min_judge_agreement": "judge agreement",
     "max_new_failures": "new failures",
     "max_score_drop": "score drop",
     "max_cost_increase": "cost increase",
@@ -243,16 +250,45 @@ def _gates(
     return out
 
 
+def _agreement_gates(agreement: Sequence[JudgeAgreement], limit: float) -> list[GateResult]:
+    """One gate per judge type × judge; with no judge check at all, one that cannot hold."""
+    if not agreement:
+        return [
+            _gate("min_judge_agreement", None, limit, _pct_text, at_most=False, missing="no judge checks ran")
+        ]
+    out = []
+    for group in agreement:
+        unscored = group.unscored + group.errors
+        note = f"; {unscored} of {group.checks} check(s) without a verdict" if unscored else ""
+        gate = _gate(
+            "min_judge_agreement",
+            group.agreement,
+            limit,
+            _pct_text,
+            at_most=False,
+            missing="no judge check was scored",
+        )
+        label = f"judge agreement ({group.label})"
+        message = gate.message.replace(
+            "judge agreement ", f"{label}: {group.agreed}/{group.scored} agree, ", 1
+        )
+        out.append(GateResult(gate.name, label, gate.value, gate.limit, gate.passed, message + note))
+    return out
+
+
 def evaluate(
     results: Iterable[CaseResult],
     settings: Settings,
     baseline: Sequence[CaseResult] | None = None,
     reruns: Iterable[CaseResult] = (),
+    judge_checks: Iterable[JudgeCheckResult] = (),
 ) -> Evaluation:
-    """Totals, version differences, the baseline comparison and every gate set.
+    """Totals, version differences, the baseline comparison, judge agreement and every gate set.
 
     ``reruns``: earlier attempts of cases that pytest ran again; they count in no figure or gate.
     """
+    checks = tuple(sorted(judge_checks, key=lambda r: r.nodeid))
+    agreement = tuple(summarize_agreement(checks))
     ordered = tuple(sorted(results, key=lambda r: r.nodeid))
     summary = total(ordered)
     comparison = None
@@ -273,6 +309,8 @@ def evaluate(
     win_rate = win_rate_gate(preferences, settings)
     if win_rate is not None:
         gates.append(win_rate)
+    if settings.min_judge_agreement is not None:
+        gates.extend(_agreement_gates(agreement, settings.min_judge_agreement))
     return Evaluation(
         results=ordered,
         total=summary,
@@ -285,4 +323,6 @@ def evaluate(
         comparisons=found,
         test_alpha=test_alpha(found, settings),
         pairwise=preferences,
+        judge_checks=checks,
+        judge_agreement=agreement,
     )

@@ -15,13 +15,13 @@ import pytest
 
 from ..errors import LlmopsError
 from ..report.terminal import format_case_failure
-from ..results import CaseResult, Outcome
-from .state import RESULT_PROPERTY, LlmopsState, state_of
+from ..results import CaseResult, JudgeCheckResult, Outcome
+from .state import JUDGE_CHECK_PROPERTY, RESULT_PROPERTY, LlmopsState, state_of
 
 if TYPE_CHECKING:
-    from ..engine.plan import CasePlan
+    from ..engine.plan import CasePlan, JudgeCheckPlan
 
-__all__ = ["CaseFailed", "CaseItem", "SuiteFile"]
+__all__ = ["CaseFailed", "CaseItem", "JudgeCheckFailed", "JudgeCheckItem", "SuiteFile"]
 
 
 class CaseFailed(Exception):
@@ -39,7 +39,7 @@ _CASSETTE_OWNERS = pytest.StashKey[dict[Path, str]]()
 class SuiteFile(pytest.File):
     """A ``test_*.llmops.yaml`` file."""
 
-    def collect(self) -> Iterator[CaseItem]:
+    def collect(self) -> Iterator[CaseItem | JudgeCheckItem]:
         from ..engine.plan import load_suite  # the engine loads with the first suite, not at start-up
 
         state = state_of(self.config)
@@ -47,7 +47,7 @@ class SuiteFile(pytest.File):
             plan = load_suite(self.path, prompts=state.prompt_registry, session=state.session)
         except LlmopsError as exc:
             raise self.CollectError(_relative_paths(str(exc), self.config)) from None
-        self._claim_cassettes(plan.cases, state)
+        self._claim_cassettes([*plan.cases, *plan.judge_checks], state)
         for case in plan.cases:
             # An explicit nodeid is parsed into name and [params] the way pytest parses the ids
             # it caches; built from `name` alone, "case[...]" would never equal a cached id
@@ -66,8 +66,14 @@ class SuiteFile(pytest.File):
                     pytest.mark.xfail(reason=_reason(case.xfail, "expected to fail"), strict=False)
                 )
             yield item
+        for check in plan.judge_checks:
+            judged = JudgeCheckItem.from_parent(
+                self, name=check.name, nodeid=f"{self.nodeid}::{check.name}", plan=check, state=state
+            )
+            judged.add_marker(pytest.mark.llmops)
+            yield judged
 
-    def _claim_cassettes(self, cases: Sequence[CasePlan], state: LlmopsState) -> None:
+    def _claim_cassettes(self, cases: Sequence[CasePlan | JudgeCheckPlan], state: LlmopsState) -> None:
         """Two items recording to one cassette would overwrite each other (in threads or workers too)."""
         owners = self.config.stash.setdefault(_CASSETTE_OWNERS, {})
         session = state.session
@@ -137,3 +143,49 @@ def _relative(path: Path, root: Path) -> str:
 def _relative_paths(message: str, config: pytest.Config) -> str:
     """Show paths below the invocation folder as relative paths, as pytest does."""
     return message.replace(f"{config.invocation_params.dir}{os.sep}", "")
+
+
+class JudgeCheckFailed(Exception):
+    """Raised by ``JudgeCheckItem.runtest`` when the judge could not be called; carries the result."""
+
+    def __init__(self, result: JudgeCheckResult) -> None:
+        super().__init__(result.reason)
+        self.result = result
+
+
+class JudgeCheckItem(pytest.Item):
+    """A labelled example run against its judge (``judge_checks:``).
+
+    It passes whenever the judge gave a verdict, agreeing with the person or not: agreement is a
+    figure of the run, reported per judge and gated by ``llmops_min_judge_agreement``. It fails
+    only when the judge could not be called (no recording to replay, a provider error).
+    """
+
+    def __init__(self, *, plan: JudgeCheckPlan, state: LlmopsState, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.plan = plan
+        self.state = state
+        self.result: JudgeCheckResult | None = None
+
+    def runtest(self) -> None:
+        result = self.state.run_judge_check(self.plan, self.nodeid)
+        self.result = result
+        self.user_properties.append((JUDGE_CHECK_PROPERTY, result.to_dict()))
+        if result.judge_verdict == "error":
+            raise JudgeCheckFailed(result)
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
+        if isinstance(excinfo.value, JudgeCheckFailed):
+            result = excinfo.value.result
+            return (
+                f"judge check {result.name} ({self.location_text}): the judge could not give a verdict\n"
+                f"    {result.reason}"
+            )
+        return str(super().repr_failure(excinfo, style=style))
+
+    @property
+    def location_text(self) -> str:
+        return f"{_relative(self.path, self.config.rootpath)}:{self.plan.line}"
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.plan.line - 1, f"judge check: {self.plan.check}"

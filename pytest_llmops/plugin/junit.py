@@ -17,7 +17,7 @@ import pytest
 
 from ..report.junit import JUNIT_PREFIX, junit_properties
 from ..results import CaseResult
-from .state import RESULT_PROPERTY
+from .state import JUDGE_CHECK_PROPERTY, RESULT_PROPERTY
 
 if TYPE_CHECKING:
     from _pytest.junitxml import LogXML
@@ -26,6 +26,8 @@ __all__ = ["add_suite_properties", "case_properties_per_testcase", "shape_report
 
 #: Families whose ``<testcase>`` may hold ``<properties>`` ("legacy" is pytest's name for xunit1).
 TESTCASE_PROPERTY_FAMILIES = ("xunit1", "legacy")
+#: What travels whole on the call report (a case's result, a judge check's), never into the XML.
+WHOLE_RESULTS = (RESULT_PROPERTY, JUDGE_CHECK_PROPERTY)
 
 
 def case_properties_per_testcase(config: pytest.Config) -> bool:
@@ -52,20 +54,22 @@ def shape_report_properties(item: pytest.Item, when: str, report: pytest.TestRep
 
 
 def _keep_result_out_of_the_item(item: pytest.Item, report: pytest.TestReport) -> None:
-    data = None
-    for name, value in item.user_properties:
-        if name == RESULT_PROPERTY and isinstance(value, dict):
-            data = value
-    if data is None:
+    ours = [
+        (name, value)
+        for name, value in item.user_properties
+        if name in WHOLE_RESULTS and isinstance(value, dict)
+    ]
+    if not ours:
         return
-    simple = junit_properties(data)
+    data = next((value for name, value in reversed(ours) if name == RESULT_PROPERTY), None)
+    simple = junit_properties(data) if data is not None else []
     others = [
         (n, v)
         for n, v in item.user_properties
-        if n != RESULT_PROPERTY and not str(n).startswith(JUNIT_PREFIX)
+        if n not in WHOLE_RESULTS and not str(n).startswith(JUNIT_PREFIX)
     ]
     item.user_properties[:] = [*others, *simple]
-    report.user_properties = [*others, *simple, (RESULT_PROPERTY, data)]
+    report.user_properties = [*others, *simple, *ours]
 
 
 def add_suite_properties(config: pytest.Config, results: Iterable[CaseResult]) -> None:

@@ -15,9 +15,9 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..errors import ReportError
-from ..results import CaseResult
+from ..results import CaseResult, JudgeCheckResult
 from .junit import add_suite_properties, shape_report_properties
-from .state import RESULT_PROPERTY, LlmopsState
+from .state import JUDGE_CHECK_PROPERTY, RESULT_PROPERTY, LlmopsState
 
 if TYPE_CHECKING:
     from ..gates.evaluation import Evaluation
@@ -59,6 +59,11 @@ class ResultCollector:
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY and isinstance(value, dict):
                 self._add(CaseResult.from_dict(value))
+            elif name == JUDGE_CHECK_PROPERTY and isinstance(value, dict):
+                check = JudgeCheckResult.from_dict(value)
+                # A judge check pytest ran again counts once: its last attempt.
+                self.state.judge_checks[:] = [c for c in self.state.judge_checks if c.nodeid != check.nodeid]
+                self.state.judge_checks.append(check)
 
     def _add(self, result: CaseResult) -> None:
         """One result per case id: a later attempt replaces an earlier one, which is kept apart."""
@@ -73,13 +78,19 @@ class ResultCollector:
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         # A plain impl runs before the terminal reporter's wrapper prints the summary.
-        if self.is_worker or not self.state.results:
+        if self.is_worker or not (self.state.results or self.state.judge_checks):
             return  # a run without LLM cases stays silent: no summary, no files
         from ..gates.evaluation import evaluate
         from ..report.write import write_reports
 
         add_suite_properties(session.config, self.state.results)
-        self.evaluation = evaluate(self.state.results, self.settings, self.baseline, self.state.reruns)
+        self.evaluation = evaluate(
+            self.state.results,
+            self.settings,
+            self.baseline,
+            self.state.reruns,
+            judge_checks=self.state.judge_checks,
+        )
         # The cases' own verdict, before the gates: `python -m pytest_llmops merge` combines
         # shards with it, so a merged run exits as a single run would.
         run = {"tests_exit_status": int(session.exitstatus)}

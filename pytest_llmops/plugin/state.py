@@ -18,16 +18,18 @@ from ..settings import Settings
 
 if TYPE_CHECKING:
     from ..engine.concurrency import AdaptiveLimit, Prefetcher
-    from ..engine.plan import CasePlan
+    from ..engine.plan import CasePlan, JudgeCheckPlan
     from ..engine.pricing import PriceTable
     from ..engine.session import Session
     from ..prompts.registry import Prompt, PromptRegistry
-    from ..results import CaseResult
+    from ..results import CaseResult, JudgeCheckResult
 
-__all__ = ["RESULT_PROPERTY", "STATE_KEY", "LlmopsState", "state_of"]
+__all__ = ["JUDGE_CHECK_PROPERTY", "RESULT_PROPERTY", "STATE_KEY", "LlmopsState", "state_of"]
 
 #: The ``user_properties`` name under which a case's result rides to the xdist controller.
 RESULT_PROPERTY = "llmops"
+#: ... and a judge check's result.
+JUDGE_CHECK_PROPERTY = "llmops_judge_check"
 
 
 @dataclass
@@ -41,6 +43,8 @@ class LlmopsState:
     results: list[CaseResult] = field(default_factory=list)
     #: The earlier attempts of cases pytest ran again, in the order they were reported.
     reruns: list[CaseResult] = field(default_factory=list)
+    #: Every judge check's result, gathered the same way.
+    judge_checks: list[JudgeCheckResult] = field(default_factory=list)
     #: Runs cases ahead of pytest when recording with concurrency above 1.
     prefetcher: Prefetcher | None = None
     concurrency: AdaptiveLimit | None = None
@@ -115,6 +119,17 @@ class LlmopsState:
         session = self.session
         # Keys a model echoed or an error quoted never reach the terminal, reports or JUnit.
         return redact_result(run_plan(plan, session, nodeid=nodeid), session.secrets())
+
+    def run_judge_check(self, plan: JudgeCheckPlan, nodeid: str) -> JudgeCheckResult:
+        """Run one judge check; keys in the judge's reason are redacted like a case's."""
+        from dataclasses import replace
+
+        from ..engine.judge_checks import run_judge_check
+        from ..recording.redaction import redact_text
+
+        session = self.session
+        result = run_judge_check(plan, session, nodeid=nodeid)
+        return replace(result, reason=redact_text(result.reason, session.secrets()))
 
     def result_for(self, plan: CasePlan, nodeid: str) -> CaseResult:
         """The case's result: started ahead by the prefetcher, or run now."""

@@ -163,6 +163,8 @@ def pack_report(report: Mapping[str, Any]) -> dict[str, Any]:
         "variants": variant_entries,
         "strings": pool.strings,
         "cases": cases,
+        # judge_checks: in a suite: the labelled examples, few and small, embedded as they are
+        "judge_checks": list(report.get("judge_checks") or ()),
     }
 
 

@@ -33,6 +33,10 @@ does not exist (no score, an unpriced model's cost) is ``null``, never 0::
       pairwise         [`pairwise:` suites: suite, prompt, provider, from_version, to_version,
                         cases, wins, ties, losses, unscored, position_flips, win_rate, interval,
                         p_value]
+      judge_agreement  (runs with judge checks only) [one per judge type × judge: type, judge,
+                        checks, scored, agreed, agreement, kappa, confusion {both_pass,
+                        judge_pass_person_fail, judge_fail_person_pass, both_fail}, unscored,
+                        errors, disagreements [id]]
     cases            one per case (item), sorted by id:
       id, suite, case, location ("path:line"), variant, prompt, prompt_version, provider,
       model, answered_by, outcome ("passed" | "failed" | "error" | "unscored"), score,
@@ -44,6 +48,10 @@ does not exist (no score, an unpriced model's cost) is ``null``, never 0::
     reruns           [{attempt, case}]: the earlier attempts themselves, sorted by id
     run              {tests_exit_status (pytest's, from the cases alone, before the gates),
                       merged_from (the shard reports `python -m pytest_llmops merge` combined)}
+    judge_checks     (runs with judge checks only) one per judge check, sorted by id: id, suite,
+      name, location, type, judge, human_verdict ("pass" | "fail"), judge_verdict ("pass" |
+      "fail" | "unscored" | "error"), agreed (null without a verdict), score, reason, note,
+      replayed, judge_tokens, judge_cost_usd
 
     statistics: cases, passed, failed, errors, unscored, pass_rate, error_rate, mean_score,
       metrics {name: mean score}, tokens {input, output, cached, total}, judge_tokens (same),
@@ -157,6 +165,9 @@ def build_report(
         "cases": [r.to_dict() for r in evaluation.results],
     }
     _add_decisions(report, evaluation, run)
+    if evaluation.judge_checks:  # judge_checks: in a suite: the judges checked against people
+        summary["judge_agreement"] = [g.to_dict() for g in evaluation.judge_agreement]
+        report["judge_checks"] = [r.to_dict() for r in evaluation.judge_checks]
     if prompt_diffs is not None:  # --llmops-diff=REF: what changed in the prompts, and its effect
         report["prompt_diffs"] = prompt_diffs.to_dict()
     return report

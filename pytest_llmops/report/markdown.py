@@ -158,6 +158,8 @@ def _render_markdown(evaluation: Evaluation) -> str:
                 pct = "" if change.change_pct is None else f" ({signed(change.change_pct, '.1f')}%)"
             out.append(f"- {label}: {before} → {after}{pct}")
 
+    out += _judge_agreement_markdown(evaluation)
+
     failing = [r for r in evaluation.results if r.outcome is not Outcome.PASSED]
     if failing:
         out += ["", f"**Cases that did not pass** ({len(failing)})", ""]
@@ -174,6 +176,42 @@ def _render_markdown(evaluation: Evaluation) -> str:
     if notes:
         out += ["", *(f"> {n}  " for n in notes)]
     return "\n".join(out) + "\n"
+
+
+def _judge_agreement_markdown(evaluation: Evaluation) -> list[str]:
+    """The judges checked against people (``judge_checks:``): one row per judge, the disagreements."""
+    if not evaluation.judge_agreement:
+        return []
+    out = [
+        "",
+        f"**Judges checked against people** ({len(evaluation.judge_checks)} judge checks)",
+        "",
+        "| judge | agree | agreement | Cohen's kappa | judge pass, person fail | judge fail, person pass"
+        " | unscored | errors |",
+        "|---|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for g in evaluation.judge_agreement:
+        out.append(
+            f"| `{_md(g.label)}` | {g.agreed}/{g.scored} | {_fmt(g.agreement, '.1%')}"
+            f" | {_fmt(g.kappa, '.2f')}"
+            f" | {g.judge_only} | {g.person_only} | {g.unscored} | {g.errors} |"
+        )
+    disagreements = [r for r in evaluation.judge_checks if r.agreed is False]
+    if disagreements:
+        out.append("")
+    for check in disagreements[:MARKDOWN_CASE_LIMIT]:
+        reason = (
+            check.reason
+            if len(check.reason) <= MARKDOWN_REASON_LIMIT
+            else check.reason[:MARKDOWN_REASON_LIMIT] + "…"
+        )
+        out.append(
+            f"- disagree: `{_md(check.nodeid)}` ({check.location}): person {check.human_verdict},"
+            f" judge {check.judge_verdict} — {_md(reason)}"
+        )
+    if len(disagreements) > MARKDOWN_CASE_LIMIT:
+        out.append(f"- … and {len(disagreements) - MARKDOWN_CASE_LIMIT} more (see the JSON report)")
+    return out
 
 
 def why_not_passed(result: CaseResult) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from ..gates.agreement import JudgeAgreement
 from ..gates.baseline import BaselineComparison, Change
 from ..gates.evaluation import Evaluation
 from ..gates.stats import VersionDiff, format_amount, format_usd, signed, summarize, total
@@ -17,6 +18,7 @@ from .decisions import interval_lines, paired_text, pairwise_lines, rerun_text
 __all__ = [
     "Line",
     "describe_baseline",
+    "describe_judge_agreement",
     "describe_version_diff",
     "format_case_failure",
     "summary_lines",
@@ -134,7 +136,9 @@ BASELINE_LIST_LIMIT = 10
 def terminal_lines(evaluation: Evaluation) -> list[Line]:
     """Everything the ``llmops summary`` section prints, in order."""
     plain: dict[str, bool] = {}
-    out: list[Line] = [(line, plain) for line in summary_lines(evaluation.results)]
+    out: list[Line] = (
+        [(line, plain) for line in summary_lines(evaluation.results)] if evaluation.results else []
+    )
     out.extend((line, plain) for line in interval_lines(evaluation))
     variants = [s for s in evaluation.variants if s.metric_scores]
     if variants:
@@ -186,6 +190,7 @@ def terminal_lines(evaluation: Evaluation) -> list[Line]:
     if evaluation.baseline is not None:
         out.extend((line, plain) for line in describe_baseline(evaluation.baseline, BASELINE_LIST_LIMIT))
         out.append((f"  {paired_text(evaluation.baseline.paired, evaluation.test_alpha)}", plain))
+    out.extend(judge_agreement_lines(evaluation))
     for gate in evaluation.gates:
         if gate.passed:
             out.append((f"gate held: {gate.message}", {"green": True}))
@@ -259,3 +264,49 @@ def _change_text(change: Change, spec: str | None, unit: str = "", *, relative: 
     elif change.change_pct is not None:
         text += f" ({signed(change.change_pct, '.1f')}%)"
     return text
+
+
+JUDGE_DISAGREEMENT_LIMIT = 10
+
+
+def describe_judge_agreement(group: JudgeAgreement) -> str:
+    """One line: ``llm-rubric × openai:gpt-4o-mini: 18/20 agree (90.0%), kappa 0.78, ...``."""
+    agreement = "n/a" if group.agreement is None else f"{group.agreement:.1%}"
+    kappa = "n/a" if group.kappa is None else f"{group.kappa:.2f}"
+    parts = [f"{group.agreed}/{group.scored} agree ({agreement})", f"kappa {kappa}"]
+    if group.judge_only or group.person_only:
+        parts.append(
+            f"judge passed {group.judge_only} a person failed, failed {group.person_only} a person passed"
+        )
+    if group.unscored:
+        parts.append(f"{group.unscored} unscored")
+    if group.errors:
+        parts.append(f"{group.errors} error(s)")
+    return f"{group.label}: " + ", ".join(parts)
+
+
+def judge_agreement_lines(evaluation: Evaluation) -> list[Line]:
+    """The judges checked against people: agreement and kappa per judge, then the disagreements."""
+    if not evaluation.judge_agreement:
+        return []
+    plain: dict[str, bool] = {}
+    out: list[Line] = [
+        (f"judges checked against people ({len(evaluation.judge_checks)} judge checks):", plain)
+    ]
+    for group in evaluation.judge_agreement:
+        out.append((f"  {describe_judge_agreement(group)}", {"yellow": True} if group.judge_only else plain))
+    disagreements = [r for r in evaluation.judge_checks if r.agreed is False]
+    for check in disagreements[:JUDGE_DISAGREEMENT_LIMIT]:
+        why = _first_line(check.reason, 120)
+        out.append(
+            (
+                f"  disagree: {check.nodeid}: person {check.human_verdict},"
+                f" judge {check.judge_verdict}: {why}",
+                plain,
+            )
+        )
+    if len(disagreements) > JUDGE_DISAGREEMENT_LIMIT:
+        out.append(
+            (f"  … and {len(disagreements) - JUDGE_DISAGREEMENT_LIMIT} more (see the JSON report)", plain)
+        )
+    return out

@@ -18,6 +18,7 @@ __all__ = [
     "AssertionSpec",
     "CaseSpec",
     "DefaultsSpec",
+    "JudgeCheckSpec",
     "LockEntrySpec",
     "LockFileSpec",
     "MessageSpec",
@@ -290,9 +291,37 @@ class CaseSpec(_Model):
 
     @model_validator(mode="after")
     def _check(self) -> CaseSpec:
-        if any(bad in self.name for bad in ("::", "[", "]", "/")):
-            raise ValueError(f"case name {self.name!r} may not contain '::', '/', '[' or ']'")
+        _check_name(self.name, "case")
         _check_tags([*self.tags, *([self.category] if self.category else [])])
+        return self
+
+
+def _check_name(name: str, what: str) -> None:
+    if any(bad in name for bad in ("::", "[", "]", "/")):
+        raise ValueError(f"{what} name {name!r} may not contain '::', '/', '[' or ']'")
+
+
+class JudgeCheckSpec(_Model):
+    """A labelled example for checking a judge against people: an output and the verdict a person gave.
+
+    It runs ``assert`` (a judge assertion, its judge the suite's) on ``output``, as if a case had
+    answered ``input`` with it (``expected`` is the case's reference answer, for the judges that
+    compare with one), and compares the assertion's outcome with ``verdict``.
+    """
+
+    name: str = Field(min_length=1)
+    assert_: AssertionSpec = Field(alias="assert")
+    output: str
+    input: str | None = None
+    expected: Any = None
+    #: The verdict a person gave: would this assertion pass this output?
+    verdict: typing.Literal["pass", "fail"]
+    #: Why the person decided so (shown beside a disagreement).
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> JudgeCheckSpec:
+        _check_name(self.name, "judge check")
         return self
 
 
@@ -331,11 +360,13 @@ class SuiteSpec(_Model):
     pairwise: PairwiseSpec | None = None
     tests: list[CaseSpec] = Field(default_factory=list)
     test_cases: list[CaseSpec] = Field(default_factory=list)
+    #: Labelled examples that check the suite's judge against people.
+    judge_checks: list[JudgeCheckSpec] = Field(default_factory=list)
     metadata: dict[str, Any] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _check(self) -> SuiteSpec:
-        if not self.tests and not self.test_cases:
+        if not self.tests and not self.test_cases and not self.judge_checks:
             raise ValueError("a suite needs cases: add a `tests:` (or `test_cases:`) list")
         _check_tags(self.defaults.tags)
         labels = [p.display for p in self.provider]

@@ -2,7 +2,18 @@
 
 from __future__ import annotations
 
-from .rules import FAULTS, Endpoint, Fault, Matcher, RecordedRequest, ReplyFn, Rule, UsageOverride
+from .rules import (
+    FAULTS,
+    Endpoint,
+    Fault,
+    Matcher,
+    RecordedRequest,
+    ReplyFn,
+    Rule,
+    ScriptedToolCall,
+    TokenLogprob,
+    UsageOverride,
+)
 from .server import DEFAULT_MODELS, DEFAULT_REPLY, ScriptedLLMServer
 from .text import EMBEDDING_DIMENSIONS, HUGE_REPLY_CHARS, count_tokens, embed, tokenize
 from .wire import MESSAGE_OVERHEAD_TOKENS
@@ -21,6 +32,8 @@ __all__ = [
     "ReplyFn",
     "Rule",
     "ScriptedLLMServer",
+    "ScriptedToolCall",
+    "TokenLogprob",
     "UsageOverride",
     "count_tokens",
     "embed",

@@ -20,9 +20,13 @@ __all__ = [
     "ReplyFn",
     "Rule",
     "Script",
+    "ScriptedToolCall",
+    "TokenLogprob",
+    "ToolCallsFn",
     "UsageOverride",
     "canonical_finish",
     "reply_text",
+    "scripted_tool_calls",
 ]
 
 Fault = Literal[
@@ -82,6 +86,34 @@ class UsageOverride:
 
 
 @dataclass(frozen=True, slots=True)
+class ScriptedToolCall:
+    """A tool call a rule answers with: OpenAI `message.tool_calls`, Anthropic `tool_use` blocks.
+
+    `arguments` is an object, or the raw text the model wrote (which may be malformed JSON).
+    """
+
+    name: str
+    arguments: Mapping[str, Any] | str = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class TokenLogprob:
+    """One token of a reply with its log-probability and alternatives, served as scripted.
+
+    A rule's `tokens` spell its reply (when it has no `reply`) and become OpenAI's
+    `logprobs.content` verbatim (alternatives cut to the request's `top_logprobs`), so a test
+    controls exactly how a score is tokenized: `"1"` then `"0"`, or `"3"` beside `" 3"`.
+    """
+
+    token: str
+    logprob: float = 0.0
+    top: Mapping[str, float] = field(default_factory=dict)
+
+
+ToolCallsFn = Callable[[Any], Sequence[ScriptedToolCall]]
+
+
+@dataclass(frozen=True, slots=True)
 class RecordedRequest:
     """One request as the server received it (header names lower-cased).
 
@@ -103,7 +135,10 @@ class Rule:
 
     `reply` is the answer text, or the error message when `status` is set.
     `times` limits how often the rule applies before it is skipped.
-    `logprobs` maps candidate tokens to log-probabilities (see `wire_openai.logprob_entries`).
+    `logprobs` maps candidate tokens to log-probabilities (see `wire_openai.logprob_entries`);
+    `tokens` script every token instead (see `TokenLogprob`).
+    `tool_calls` (or a function of the request returning them) answer with tool calls; the
+    finish reason is then `tool_calls` unless `finish_reason` says otherwise.
     Rules compare by identity: two equal-looking rules count uses separately.
     """
 
@@ -121,6 +156,8 @@ class Rule:
     chunk_delay: float = 0.0
     error_type: str | None = None
     endpoint: Endpoint | None = None
+    tool_calls: Sequence[ScriptedToolCall] | ToolCallsFn = ()
+    tokens: Sequence[TokenLogprob] | None = None
 
     def __post_init__(self) -> None:
         """Validate eagerly so a typo fails at setup, not mid-request."""
@@ -145,6 +182,15 @@ class Rule:
             if not self.logprobs or any(v > 0 for v in self.logprobs.values()):
                 raise ValueError("logprobs must be a non-empty mapping of values <= 0")
             object.__setattr__(self, "logprobs", MappingProxyType(dict(self.logprobs)))
+        if self.tokens is not None:
+            if not self.tokens or self.logprobs is not None:
+                raise ValueError("tokens must be non-empty, and cannot be combined with logprobs")
+            for entry in self.tokens:
+                if entry.logprob > 0 or any(v > 0 for v in entry.top.values()):
+                    raise ValueError(f"token {entry.token!r}: log-probabilities must be <= 0")
+            object.__setattr__(self, "tokens", tuple(self.tokens))
+        if not callable(self.tool_calls):
+            object.__setattr__(self, "tool_calls", tuple(self.tool_calls))
         # Copy so later mutation of the caller's dict cannot change the rule.
         object.__setattr__(self, "headers", MappingProxyType(dict(self.headers)))
 
@@ -157,6 +203,14 @@ class Rule:
         if callable(self.match):
             return bool(self.match(request_json))
         return False  # pragma: no cover - __post_init__ compiled str patterns
+
+
+def scripted_tool_calls(rule: Rule | None, payload: Any) -> tuple[ScriptedToolCall, ...]:
+    """The tool calls `rule` answers `payload` with (none without a rule)."""
+    if rule is None:
+        return ()
+    calls = rule.tool_calls(payload) if callable(rule.tool_calls) else rule.tool_calls
+    return tuple(calls)
 
 
 def reply_text(rule: Rule | None, payload: Any, default: str) -> str:

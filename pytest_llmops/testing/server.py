@@ -22,7 +22,19 @@ from types import TracebackType
 from typing import Final
 
 from .http import POLL_INTERVAL, LoopbackServer
-from .rules import Endpoint, Fault, Matcher, RecordedRequest, ReplyFn, Rule, Script, UsageOverride
+from .rules import (
+    Endpoint,
+    Fault,
+    Matcher,
+    RecordedRequest,
+    ReplyFn,
+    Rule,
+    Script,
+    ScriptedToolCall,
+    TokenLogprob,
+    ToolCallsFn,
+    UsageOverride,
+)
 
 # The rule types its signatures take are re-exported: the scripting API is importable from here.
 __all__ = [
@@ -35,6 +47,8 @@ __all__ = [
     "ReplyFn",
     "Rule",
     "ScriptedLLMServer",
+    "ScriptedToolCall",
+    "TokenLogprob",
     "UsageOverride",
 ]
 
@@ -161,8 +175,10 @@ class ScriptedLLMServer:
         model: str | None = None,
         logprobs: Mapping[str, float] | None = None,
         endpoint: Endpoint | None = None,
+        tool_calls: Sequence[ScriptedToolCall] | ToolCallsFn = (),
+        tokens: Sequence[TokenLogprob] | None = None,
     ) -> Rule:
-        """Answer matching requests with `text` (default: the default reply)."""
+        """Answer matching requests with `text` (default: the default reply), tool calls or tokens."""
         return self.add_rule(
             Rule(
                 match=match,
@@ -176,6 +192,8 @@ class ScriptedLLMServer:
                 model=model,
                 logprobs=logprobs,
                 endpoint=endpoint,
+                tool_calls=tool_calls,
+                tokens=tokens,
             )
         )
 

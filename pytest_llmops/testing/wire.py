@@ -13,7 +13,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
-from .rules import Fault, Rule, canonical_finish, reply_text
+from .rules import (
+    Fault,
+    Rule,
+    ScriptedToolCall,
+    TokenLogprob,
+    canonical_finish,
+    reply_text,
+    scripted_tool_calls,
+)
 from .text import count_tokens, deltas, huge_reply, tokenize
 
 __all__ = [
@@ -38,6 +46,8 @@ __all__ = [
     "prompt_tokens",
     "sse",
     "token_limit",
+    "tool_arguments_object",
+    "tool_arguments_text",
 ]
 
 JSON_TYPE: Final = "application/json"
@@ -96,6 +106,9 @@ class Answer:
     logprobs: Mapping[str, float] | None
     chunk_delay: float
     huge: bool
+    tool_calls: tuple[ScriptedToolCall, ...] = ()
+    #: Every token scripted, with its alternatives (`Rule.tokens`).
+    tokens: tuple[TokenLogprob, ...] | None = None
 
     @property
     def cache_read(self) -> int:
@@ -103,7 +116,9 @@ class Answer:
         return min(self.cached_tokens, self.prompt_tokens)
 
     def deltas(self) -> list[str]:
-        """The content deltas a stream of this answer sends."""
+        """The content deltas a stream of this answer sends (the scripted tokens, when given)."""
+        if self.tokens is not None and "".join(t.token for t in self.tokens) == self.text:
+            return [t.token for t in self.tokens]
         return deltas(self.text, huge=self.huge)
 
 
@@ -112,14 +127,19 @@ def compose_answer(call: Call, *, prompt_tokens: int, limit: int | None, choices
     rule = call.rule
     huge = rule is not None and rule.fault == "huge"
     known_tokens: int | None = None
+    tool_calls = scripted_tool_calls(rule, call.payload)
     if huge:
         text, known_tokens = huge_reply()
+    elif rule is not None and rule.reply is None and rule.tokens:
+        text = "".join(t.token for t in rule.tokens)
+    elif rule is not None and rule.reply is None and tool_calls:
+        text = ""  # a reply that is only tool calls has no text
     elif rule is not None and rule.reply is None and rule.logprobs:
         # A scripted distribution with no text answers with its most likely token.
         text = max(rule.logprobs.items(), key=lambda kv: kv[1])[0]
     else:
         text = reply_text(rule, call.payload, call.default_reply)
-    finish = "stop"
+    finish = "tool_calls" if tool_calls else "stop"
     if not huge and limit is not None:
         tokens = tokenize(text)
         if len(tokens) > limit:
@@ -142,6 +162,8 @@ def compose_answer(call: Call, *, prompt_tokens: int, limit: int | None, choices
         logprobs=rule.logprobs if rule is not None else None,
         chunk_delay=rule.chunk_delay if rule is not None else 0.0,
         huge=huge,
+        tool_calls=tool_calls,
+        tokens=tuple(rule.tokens) if rule is not None and rule.tokens else None,
     )
 
 
@@ -240,6 +262,21 @@ def list_or_lookup(
         return listing(models)
     model_id = path.removeprefix("/models/")
     return entry(model_id) if path.startswith("/models/") and model_id in models else None
+
+
+def tool_arguments_text(call: ScriptedToolCall) -> str:
+    """The arguments as the JSON text OpenAI sends (raw text is sent as written)."""
+    return call.arguments if isinstance(call.arguments, str) else json.dumps(dict(call.arguments))
+
+
+def tool_arguments_object(call: ScriptedToolCall) -> Any:
+    """The arguments as the object Anthropic sends (raw text that is no JSON is sent as a string)."""
+    if not isinstance(call.arguments, str):
+        return dict(call.arguments)
+    try:
+        return json.loads(call.arguments)
+    except ValueError:
+        return call.arguments
 
 
 def sse(obj: Any, event: str | None = None) -> bytes:

@@ -19,6 +19,8 @@ from .wire import (
     prompt_tokens,
     sse,
     token_limit,
+    tool_arguments_object,
+    tool_arguments_text,
 )
 
 __all__ = ["MESSAGES", "MODELS"]
@@ -137,13 +139,30 @@ def _usage(answer: Answer, output_tokens: int) -> dict[str, Any]:
     }
 
 
+def _content(call: Call, answer: Answer) -> list[dict[str, Any]]:
+    """The content blocks: the text (unless the reply is only tool calls), then `tool_use` blocks."""
+    blocks: list[dict[str, Any]] = []
+    if answer.text or not answer.tool_calls:
+        blocks.append({"type": "text", "text": answer.text})
+    for tool in answer.tool_calls:
+        blocks.append(
+            {
+                "type": "tool_use",
+                "id": f"toolu_scripted{call.next_id()}",
+                "name": tool.name,
+                "input": tool_arguments_object(tool),
+            }
+        )
+    return blocks
+
+
 def _message(call: Call, answer: Answer, *, final: bool) -> dict[str, Any]:
     return {
         "id": f"msg_scripted{call.next_id()}",
         "type": "message",
         "role": "assistant",
         "model": answer.model,
-        "content": [{"type": "text", "text": answer.text}] if final else [],
+        "content": _content(call, answer) if final else [],
         "stop_reason": _stop_reason(answer) if final else None,
         "stop_sequence": None,
         # Like the real API, message_start reports 1 output token so far.
@@ -170,6 +189,17 @@ def _stream(call: Call, answer: Answer) -> Stream:
         return sse({"type": "content_block_delta", "index": 0, "delta": delta}, "content_block_delta")
 
     tail = [sse({"type": "content_block_stop", "index": 0}, "content_block_stop")] if with_content else []
+    for offset, tool in enumerate(answer.tool_calls if with_content else (), 1):
+        block = {"type": "tool_use", "id": f"toolu_scripted{call.next_id()}", "name": tool.name, "input": {}}
+        delta = {"type": "input_json_delta", "partial_json": tool_arguments_text(tool)}
+        tail += [
+            sse(
+                {"type": "content_block_start", "index": offset, "content_block": block},
+                "content_block_start",
+            ),
+            sse({"type": "content_block_delta", "index": offset, "delta": delta}, "content_block_delta"),
+            sse({"type": "content_block_stop", "index": offset}, "content_block_stop"),
+        ]
     stop = {"stop_reason": _stop_reason(answer), "stop_sequence": None}
     usage = _usage(answer, answer.completion_tokens)
     tail.append(sse({"type": "message_delta", "delta": stop, "usage": usage}, "message_delta"))

@@ -25,6 +25,7 @@ from .wire import (
     prompt_tokens,
     sse,
     token_limit,
+    tool_arguments_text,
 )
 
 __all__ = ["CHAT", "EMBEDDINGS", "MODELS", "logprob_entries"]
@@ -176,19 +177,49 @@ def _usage(answer: Answer) -> dict[str, Any]:
     }
 
 
+def _entries(answer: Answer, top: int) -> list[dict[str, Any]]:
+    """`logprobs.content`: the scripted tokens as given, else synthetic ones (`logprob_entries`)."""
+    if answer.tokens is None:
+        return logprob_entries(answer.text, answer.logprobs, top)
+    return [
+        {
+            "token": t.token,
+            "logprob": t.logprob,
+            "bytes": list(t.token.encode()),
+            "top_logprobs": [
+                {"token": k, "logprob": v, "bytes": list(k.encode())}
+                for k, v in sorted(t.top.items(), key=lambda kv: kv[1], reverse=True)[:top]
+            ],
+        }
+        for t in answer.tokens
+    ]
+
+
+def _tool_calls(call: Call, answer: Answer) -> list[dict[str, Any]]:
+    return [
+        {
+            "id": f"call_scripted{call.next_id()}",
+            "type": "function",
+            "function": {"name": tool.name, "arguments": tool_arguments_text(tool)},
+        }
+        for tool in answer.tool_calls
+    ]
+
+
 def _completion(call: Call, answer: Answer) -> dict[str, Any]:
     payload = call.payload
     logprobs = (
-        {"content": logprob_entries(answer.text, answer.logprobs, _top_n(payload)), "refusal": None}
-        if payload.get("logprobs")
-        else None
+        {"content": _entries(answer, _top_n(payload)), "refusal": None} if payload.get("logprobs") else None
     )
     message: dict[str, Any] = {
         "role": "assistant",
-        "content": answer.text,
+        # Like the real API: a reply that is only tool calls has `content: null`.
+        "content": answer.text if answer.text or not answer.tool_calls else None,
         "refusal": None,
         "annotations": [],
     }
+    if answer.tool_calls:
+        message["tool_calls"] = _tool_calls(call, answer)
     return {
         "id": f"chatcmpl-scripted{call.next_id()}",
         "object": "chat.completion",
@@ -210,9 +241,7 @@ def _stream(call: Call, answer: Answer) -> Stream:
     created = int(time.time())
     options = payload.get("stream_options")
     include_usage = isinstance(options, dict) and bool(options.get("include_usage"))
-    entries = (
-        logprob_entries(answer.text, answer.logprobs, _top_n(payload)) if payload.get("logprobs") else []
-    )
+    entries = _entries(answer, _top_n(payload)) if payload.get("logprobs") else []
 
     def chunk(delta: dict[str, Any], finish: str | None, logprobs: Any = None) -> bytes:
         choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
@@ -227,7 +256,10 @@ def _stream(call: Call, answer: Answer) -> Stream:
     head = [chunk({"role": "assistant", "content": "", "refusal": None}, None)]
     if fault == "malformed_json":
         head.append(b'data: {"id": "' + stream_id.encode() + b'", "choices": [{"delta": \n\n')
-    tail = [chunk({}, answer.finish)]
+    tail = []
+    for index, tool in enumerate(_tool_calls(call, answer)):
+        tail.append(chunk({"tool_calls": [{"index": index, **tool}]}, None))
+    tail.append(chunk({}, answer.finish))
     if include_usage:
         # The usage-only final chunk has empty choices, as the real API sends.
         final = _chunk(stream_id, created, answer.model, [], False, fault)
