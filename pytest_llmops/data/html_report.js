@@ -395,6 +395,8 @@
         el("thead", null, el("tr", null, ["pairwise preference (both orders)", "cases", "win rate (ties half)", "won / tied / lost", "sign test p", "position flips"].map((h, i) => el("th", { class: i ? "r" : "", text: h })))),
         el("tbody", null, pw)) : null,
       rr.attempts ? el("div", { class: "line muted", id: "reruns", style: { padding: "8px 14px" }, text: "reruns: " + int(rr.cases) + " case(s) ran again (" + int(rr.attempts) + " earlier attempt(s)), counted once with the last attempt; spent on reruns, apart from the totals: " + int(((rr.tokens || {}).total || 0) + ((rr.judge_tokens || {}).total || 0)) + " tokens, " + usd((rr.cost_usd || {}).total) }) : null);
+  }
+
   // Judges checked against people (judge_checks: in a suite): agreement and Cohen's kappa per judge.
   function judgesBox() {
     const groups = S.judge_agreement || [];

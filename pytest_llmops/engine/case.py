@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..assertions.pairwise import judge_pair
+from ..assertions.judges.pairwise import judge_pair
 from ..assertions.registry import AssertionContext, PreparedAssertion
 from ..errors import CassetteError, LlmopsError, NetworkRefusedError, PromptRenderError
 from ..prompts.registry import Prompt

@@ -1,6 +1,6 @@
 """Pairwise preference across a version diff: the newer version's win rate, its interval, a test.
 
-Each case of the newer version carries a ``pairwise`` assertion result (``assertions.pairwise``):
+Each case of the newer version carries a ``pairwise`` assertion result (``assertions.judges.pairwise``):
 1 when the judge preferred it in both orders, 0 when it preferred the older one in both, 0.5 for
 a tie or a position flip, 0.75 / 0.25 in between. The **win rate** is their mean; its 95% interval
 is Wilson's with each case counting its score as wins; the p value is the exact sign test of the
@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from ..assertions.pairwise import PAIRWISE_TYPE
+from ..assertions.judges.pairwise import PAIRWISE_TYPE
 from ..settings import Settings
 from .distributions import normal_quantile
 from .gate import GateResult

@@ -10,7 +10,8 @@ The modules, by role: ``objects`` (objects in free text), ``folding`` (text as a
 (drafts, hypotheticals and criterion labels in a reply), ``defence`` (material is
 never the judge's verdict), ``verdict`` (reading a reply), ``logprobs`` (G-Eval's weighting),
 ``prompts`` (templates and structured output), ``config`` (collection-time checks), ``check``
-(calling, retrying, grading), and the registered types in ``rubrics`` and ``standard``.
+(calling, retrying, grading), the registered types in ``rubrics`` and ``standard``, and
+``pairwise`` (which of two prompt versions answered better, asked in both orders).
 """
 
 from __future__ import annotations

@@ -25,13 +25,16 @@ import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..errors import LlmopsError, VerdictParseError
-from ..prompts.render import RenderedPrompt
-from ..results import AssertionResult, Message
-from ..spec.schema import ProviderSpec
-from .judges import JUDGE_MARKER, Material, VerdictShape, parse_verdict
-from .reasons import truncate
-from .registry import Judge
+from ...errors import LlmopsError, VerdictParseError
+from ...prompts.render import RenderedPrompt
+from ...results import AssertionResult, Message
+from ...spec.schema import ProviderSpec
+from ..reasons import truncate
+from ..registry import Judge
+from .defence import Material
+from .fields import VerdictShape
+from .prompts import JUDGE_MARKER
+from .verdict import parse_verdict
 
 __all__ = [
     "PAIRWISE_METRIC",
@@ -49,7 +52,7 @@ PAIRWISE_TYPE = "pairwise"
 #: The metric name of the assertion result each compared case carries (weight 0: it never fails
 #: the case; the win rate gate, ``llmops_min_win_rate``, decides on the whole comparison).
 PAIRWISE_METRIC = "pairwise_win"
-_SHAPE = VerdictShape("category", categories="ABT")
+_SHAPE = VerdictShape("choice", choices=("A", "B", "T"))
 _SCHEMA = '{"reason": "<one or two sentences>", "choice": "A", "B" or "T" (a tie)}'
 _RAW_LIMIT = 4000
 
@@ -125,7 +128,7 @@ def _ask(
     response = judge.complete(prompt, provider)
     try:
         verdict = parse_verdict(response.text, _SHAPE, materials=materials, nonce=nonce)
-        return str(verdict.category), verdict.reason, response.text
+        return str(verdict.choice), verdict.reason, response.text
     except VerdictParseError as first:
         retry = RenderedPrompt(
             (
@@ -143,7 +146,7 @@ def _ask(
         except VerdictParseError as second:
             raise VerdictParseError(f"{second}; it replied: {truncate(repr(again.text), 200)}") from None
         return (
-            str(verdict.category),
+            str(verdict.choice),
             verdict.reason,
             f"{response.text}\n--- reply to the retry ---\n{again.text}",
         )
