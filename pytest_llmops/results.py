@@ -26,16 +26,13 @@ __all__ = [
 ]
 
 
-class Outcome(str, enum.Enum):
+class Outcome(enum.StrEnum):
     """How a case ended. ``UNSCORED``: a judge's reply could not be read (neither pass nor fail)."""
 
     PASSED = "passed"
     FAILED = "failed"
     ERROR = "error"
     UNSCORED = "unscored"
-
-    def __str__(self) -> str:
-        return self.value
 
     @property
     def failing(self) -> bool:

@@ -100,6 +100,7 @@ _METAVARS = {
     "ref": "REF",
     "seconds": "S",
     "positive-seconds": "S",
+    "bool": "{true,false}",
     "hosts": "HOSTS",
 }
 
@@ -287,13 +288,24 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "llmops_markdown",
         "path",
-        "Write the summary as Markdown to PATH; it is also appended to $GITHUB_STEP_SUMMARY when set.",
+        "Write the summary as Markdown to PATH; it is also appended to $GITHUB_STEP_SUMMARY when set "
+        "(under GitHub Actions it is appended there even without this setting; see llmops_github).",
         section="reports",
     ),
     Setting(
         "llmops_html",
         "path",
         "Write a self-contained HTML report to PATH (cases × variants, diffs, charts; no network).",
+        section="reports",
+    ),
+    Setting(
+        "llmops_github",
+        "bool",
+        "Under GitHub Actions (GITHUB_ACTIONS=true): an ::error annotation on the line of each case "
+        "that did not pass and per breached gate, a ::warning per gate that nearly failed (passed "
+        "with less than a tenth of its room left), and the Markdown summary appended to "
+        "$GITHUB_STEP_SUMMARY. false: none of them.",
+        default=True,
         section="reports",
     ),
     # -- budget and gates ---------------------------------------------------------------------
@@ -599,6 +611,7 @@ class Settings:
     report: Path | None = None
     markdown: Path | None = None
     html: Path | None = None
+    github: bool = _default("llmops_github")
     budget: float | None = None
     max_cost: float | None = None
     min_pass_rate: float | None = None

@@ -57,6 +57,10 @@ def _no_ambient_llm_env(monkeypatch: pytest.MonkeyPatch) -> None:
     # behaviour set it themselves.
     monkeypatch.delenv("CI", raising=False)
     monkeypatch.delenv("BUILD_NUMBER", raising=False)
+    # Nor do inner runs annotate this run or write its step summary when the suite itself runs
+    # under GitHub Actions; the tests of that behaviour set these variables themselves.
+    for name in ("GITHUB_ACTIONS", "GITHUB_STEP_SUMMARY", "GITHUB_WORKSPACE"):
+        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture

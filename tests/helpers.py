@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import re
 import textwrap
+import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -161,6 +162,28 @@ def make_suite(
         tests:
         """
     return write(root / name, textwrap.dedent(header) + cases.lstrip("\n"))
+
+
+def junit_testcase_properties(path: Path) -> dict[str, dict[str, str]]:
+    """testcase name → the ``<properties>`` inside it (xunit1)."""
+    out = {}
+    for testcase in ET.parse(path).iter("testcase"):
+        props = testcase.find("properties")
+        out[testcase.get("name", "")] = {
+            p.get("name", ""): p.get("value", "") for p in (props if props is not None else [])
+        }
+    return out
+
+
+def junit_suite_case_properties(path: Path) -> dict[str, dict[str, str]]:
+    """node id → its ``llmops_*`` figures, from the ``<testsuite>``'s properties (xunit2)."""
+    out: dict[str, dict[str, str]] = {}
+    for suite in ET.parse(path).iter("testsuite"):
+        for prop in suite.findall("properties/property"):
+            nodeid, _, name = prop.get("name", "").rpartition("::")
+            if name.startswith("llmops_"):
+                out.setdefault(nodeid, {})[name] = prop.get("value", "")
+    return out
 
 
 def llmops_section(stdout: str) -> list[str]:

@@ -537,6 +537,22 @@ def test_a_hand_edit_that_keeps_the_shape_still_replays(workspace: Path) -> None
     assert replay(path) == "hello, edited"
 
 
+@pytest.mark.parametrize(
+    "body",
+    ["model gpt-4o-mini, hi", '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}'],
+    ids=["prose", "cut short"],
+)
+def test_a_recorded_request_body_that_is_no_longer_json_is_a_mismatch(workspace: Path, body: str) -> None:
+    # vcrpy before 9 parsed the recorded body as JSON and raised JSONDecodeError from its matcher.
+    path = workspace / "edited.yaml"
+    original = """body: '{"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}'"""
+    assert original in GOOD_CASSETTE
+    path.write_text(GOOD_CASSETTE.replace(original, f"body: '{body}'"), encoding="utf-8")
+    with pytest.raises(LlmopsError) as caught:
+        replay(path)
+    assert str(caught.value).startswith(f"the request no longer matches its recording in {path} (")
+
+
 def test_corrupted_cassettes_are_clean_case_failures_end_to_end(
     pytester: pytest.Pytester, llmops_server: Any
 ) -> None:
@@ -632,6 +648,7 @@ BAD_OPTIONS = {
     "--llmops-report": [""],
     "--llmops-markdown": [""],
     "--llmops-html": [""],
+    "--llmops-github": ["maybe"],
     "--llmops-baseline": ["no-such-report.json"],
     "--llmops-budget": ["lots", "-1"],
     "--llmops-max-cost": ["nan"],
@@ -683,6 +700,7 @@ BAD_INI: dict[str, list[str] | None] = {
     "llmops_report": None,  # a path; one that cannot be written is reported when the run ends
     "llmops_markdown": None,
     "llmops_html": None,
+    "llmops_github": ["sometimes"],
     "llmops_baseline": ["no-such-report.json"],
     "llmops_budget": ["lots"],
     "llmops_max_cost": ["-1"],

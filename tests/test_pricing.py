@@ -14,7 +14,17 @@ from pytest_llmops.report.json import report_schema
 from pytest_llmops.results import Usage
 from pytest_llmops.testing import ScriptedLLMServer
 
-from .helpers import CASE_COST, USAGE, add_ini, greet_reply, llmops_section, make_suite, write, write_prompt
+from .helpers import (
+    CASE_COST,
+    USAGE,
+    add_ini,
+    greet_reply,
+    junit_suite_case_properties,
+    llmops_section,
+    make_suite,
+    write,
+    write_prompt,
+)
 
 THREE = "".join(
     f"""
@@ -166,7 +176,8 @@ def test_unpriced_model_is_warned_once_and_never_free(
     assert "| `greeter@1.0.0 × openai:my-model` | 3 | 100% | 1.00 | 0 | 4,500 | unknown |" in markdown
     assert "$0.001350 + unknown" in markdown
     assert "> unpriced: `my-model` (add it to `llmops_prices`); its cost is unknown" in markdown
-    assert 'name="llmops_cost_usd" value="unpriced"' in (pytester.path / "j.xml").read_text()
+    figures = junit_suite_case_properties(pytester.path / "j.xml")
+    assert {f["llmops_cost_usd"] for n, f in figures.items() if "my-model" in n} == {"unpriced"}
 
     # A cost gate cannot be held while a cost is unknown.
     result = pytester.runpytest("--llmops-max-cost=100")
@@ -190,7 +201,7 @@ def test_cache_writes_cost_the_cache_write_rate() -> None:
     quote = default_prices().quote("claude-haiku-4-5", Usage(100_000, 0, 0, 100_000), provider="anthropic")
     assert quote.cost_usd == pytest.approx(0.125)
     assert quote.source is not None and quote.source.startswith(f"genai-prices {genai.__version__}")
-    # The built-in fallback knows the rate too (Python 3.10, where genai-prices is not installed).
+    # The built-in fallback knows the rate too (for an install without genai-prices).
     assert PriceTable(default_prices()._prices).cost(
         "claude-haiku-4-5", Usage(100_000, 0, 0, 100_000)
     ) == pytest.approx(0.125)

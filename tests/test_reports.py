@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import jsonschema
@@ -20,7 +19,17 @@ from pytest_llmops.settings import Settings
 from pytest_llmops.testing import ScriptedLLMServer
 from pytest_llmops.testing.server import UsageOverride
 
-from .helpers import CASE_COST, USAGE, case, greet_reply, llmops_section, make_suite
+from .helpers import (
+    CASE_COST,
+    USAGE,
+    add_ini,
+    case,
+    greet_reply,
+    junit_suite_case_properties,
+    junit_testcase_properties,
+    llmops_section,
+    make_suite,
+)
 
 THREE_CASES = """
   - name: alice
@@ -235,25 +244,15 @@ def test_markdown_of_a_failed_gate(
 # -- JUnit ----------------------------------------------------------------------------------------
 
 
-def junit_properties(path: Path) -> dict[str, dict[str, str]]:
-    """testcase name → its properties."""
-    tree = ET.parse(path)
-    out = {}
-    for testcase in tree.iter("testcase"):
-        props = testcase.find("properties")
-        out[testcase.get("name", "")] = {
-            p.get("name", ""): p.get("value", "") for p in (props if props is not None else [])
-        }
-    return out
-
-
 def test_junit_gets_simple_properties_not_the_result_dict(
     pytester: pytest.Pytester, server: ScriptedLLMServer, fake_keys: object
 ) -> None:
+    # xunit1 puts them on each <testcase>; the default (xunit2) on the suite: test_junit_schema.py.
+    add_ini(pytester, "junit_family = xunit1")
     make_suite(pytester.path, server, THREE_CASES)
     result = pytester.runpytest("--llmops-record-mode=once", "--junitxml=junit.xml", "--llmops-report=r.json")
     result.assert_outcomes(passed=2, failed=1)
-    props = junit_properties(pytester.path / "junit.xml")
+    props = junit_testcase_properties(pytester.path / "junit.xml")
     alice = props["alice[greeter@1.0.0-openai:gpt-4o-mini]"]
     assert alice == {
         "llmops_outcome": "passed",
@@ -314,9 +313,11 @@ def test_xdist_totals_equal_serial_totals(
     assert a["cases"] == b["cases"]
     # The terminal summary too, up to the lines naming the files written.
     assert table(serial.stdout.str()) == table(parallel.stdout.str())
-    # Per-case properties reach JUnit from the workers too.
-    props = junit_properties(pytester.path / "junit.xml")
+    # Per-case properties reach JUnit from the workers too: on the suite, keyed by node id (xunit2).
+    props = junit_suite_case_properties(pytester.path / "junit.xml")
     assert len(props) == 12
+    assert set(props) == {r["id"] for r in b["cases"]}
+    assert not any(junit_testcase_properties(pytester.path / "junit.xml").values())
     assert all(
         p["llmops_tokens_input"] == "1234" and p["llmops_tokens_cached"] == "200" for p in props.values()
     )

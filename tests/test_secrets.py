@@ -65,6 +65,8 @@ def test_no_key_reaches_any_file_or_the_terminal(
     server.reply(_judge_or_answer)
     monkeypatch.setenv("APP_LLM_URL", server.base_url)
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(pytester.path / "step-summary.md"))
+    # The annotations (::error with each failing case's reason) reach the terminal too.
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
     monkeypatch.syspath_prepend(str(pytester.path))
     write(pytester.path / "keyapp.py", KEY_APP)
     write_prompt(pytester.path)
@@ -151,6 +153,7 @@ def test_no_key_reaches_any_file_or_the_terminal(
 
     assert leaks(all_text_under(pytester.path)) == []
     assert leaks(result.stdout.str()) == [] and leaks(result.stderr.str()) == []
+    assert "::error file=test_keys.llmops.yaml,line=" in result.stdout.str(), "the annotations were checked"
 
     # Replaying offline writes and prints the same things again: still no key.
     server.close()

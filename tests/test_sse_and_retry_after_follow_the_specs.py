@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -53,7 +53,7 @@ def test_event_ends_are_byte_offsets_for_time_to_first_token() -> None:
     assert [e.end for e in iter_sse(b"\xef\xbb\xbfdata: a\n\n")] == [12]
 
 
-NOW = datetime(2026, 11, 30, 12, 0, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 30, 12, 0, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -11,8 +11,8 @@ Prices are looked up in this order, and the first that knows the model wins:
 3. ``genai-prices`` (the pydantic team's table of ~2,300 models from ~47 providers, with
    cache-write and long-context tiers and provider-aware ids), asked with the provider's kind
    (``bedrock:`` asks for AWS's ids, ``vertex:`` for Google's, ``openrouter:`` for OpenRouter's);
-4. the built-in table below (``PRICES_AS_OF``), for Python 3.10, where genai-prices does not
-   install, and for models it does not list.
+4. the built-in table below (``PRICES_AS_OF``), for an install without genai-prices and for
+   models it does not list.
 
 A model no source knows has cost ``None`` and is reported as "unpriced" -- never as free.
 genai-prices takes about a second to import, so it is imported on the first lookup that needs
@@ -178,7 +178,7 @@ def _genai() -> Any | None:
                 import genai_prices
 
                 module = genai_prices
-            except ImportError:  # Python 3.10, or an install without it: the built-in table serves
+            except ImportError:  # an install without it: the built-in table serves
                 pass
             _GENAI["module"] = module
         return _GENAI["module"]

@@ -58,6 +58,9 @@ def pytest_configure(config: pytest.Config) -> None:
         from .estimate import DryRun  # deferred: only for --llmops-estimate
 
         config.pluginmanager.register(DryRun(state), "llmops-estimate")
+    from .github import register_github  # light: annotations only under GitHub Actions
+
+    register_github(config, state)
     if (
         settings.lock_file.is_file()
         or settings.lock_required

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from ..errors import ReportError
-from ..report.junit import JUNIT_PREFIX, junit_properties
+from .junit import add_suite_properties, shape_report_properties
 from .state import JUDGE_CHECK_PROPERTY, RESULT_PROPERTY, LlmopsState
 
 if TYPE_CHECKING:
@@ -23,33 +23,6 @@ if TYPE_CHECKING:
     from ..results import CaseResult
 
 __all__ = ["ResultCollector"]
-
-
-def keep_result_out_of_junit(item: pytest.Item, report: pytest.TestReport) -> None:
-    """After the call phase: simple properties for JUnit, the whole result for the controller.
-
-    ``CaseItem.runtest`` appends ``("llmops", CaseResult.to_dict())`` to ``item.user_properties``.
-    The call report keeps it: it travels to the xdist controller, where the totals are summed.
-    junitxml writes the properties of the *teardown* report, which pytest copies from the item
-    later; so the item keeps only the simple ``llmops_*`` values, and the XML stays readable.
-    """
-    data = None
-    ours = []
-    for name, value in item.user_properties:
-        if name in (RESULT_PROPERTY, JUDGE_CHECK_PROPERTY) and isinstance(value, dict):
-            ours.append((name, value))
-            if name == RESULT_PROPERTY:
-                data = value
-    if not ours:
-        return
-    simple = junit_properties(data) if data is not None else []
-    others = [
-        (n, v)
-        for n, v in item.user_properties
-        if n not in (RESULT_PROPERTY, JUDGE_CHECK_PROPERTY) and not str(n).startswith(JUNIT_PREFIX)
-    ]
-    item.user_properties[:] = [*others, *simple]
-    report.user_properties = [*others, *simple, *ours]
 
 
 class ResultCollector:
@@ -77,8 +50,7 @@ class ResultCollector:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        if call.when == "call":
-            keep_result_out_of_junit(item, report)
+        shape_report_properties(item, call.when, report)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
@@ -115,6 +87,7 @@ class ResultCollector:
         from ..gates.evaluation import evaluate
         from ..report.write import write_reports
 
+        add_suite_properties(session.config, self.state.results)
         self.evaluation = evaluate(
             self.state.results,
             self.settings,

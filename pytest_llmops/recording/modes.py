@@ -7,7 +7,7 @@ import enum
 __all__ = ["RecordMode"]
 
 
-class RecordMode(str, enum.Enum):
+class RecordMode(enum.StrEnum):
     """``--llmops-record-mode``; see ``recording.cassette`` for what each one does."""
 
     NONE = "none"

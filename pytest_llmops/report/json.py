@@ -158,7 +158,7 @@ def build_report(
         }
     )
     if created_at is None:
-        created_at = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+        created_at = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     report: dict[str, Any] = {
         "schema_version": SCHEMA_VERSION,
         "generator": {"name": "pytest-llmops", "version": __version__},

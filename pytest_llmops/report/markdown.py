@@ -9,7 +9,7 @@ from ..review.model import Review
 from ..review.render import render_review_markdown
 from .decisions import markdown_decisions
 
-__all__ = ["render_markdown"]
+__all__ = ["render_markdown", "why_not_passed"]
 
 #: Failing cases a Markdown report lists (a pull-request comment holds 65,536 characters).
 MARKDOWN_CASE_LIMIT = 20
@@ -164,7 +164,7 @@ def _render_markdown(evaluation: Evaluation) -> str:
     if failing:
         out += ["", f"**Cases that did not pass** ({len(failing)})", ""]
         for r in failing[:MARKDOWN_CASE_LIMIT]:
-            out.append(f"- `{_md(r.nodeid)}` ({r.location}): {r.outcome} — {_md(_why(r))}")
+            out.append(f"- `{_md(r.nodeid)}` ({r.location}): {r.outcome} — {_md(why_not_passed(r))}")
         if len(failing) > MARKDOWN_CASE_LIMIT:
             out.append(f"- … and {len(failing) - MARKDOWN_CASE_LIMIT} more (see the JSON report)")
 
@@ -214,7 +214,8 @@ def _judge_agreement_markdown(evaluation: Evaluation) -> list[str]:
     return out
 
 
-def _why(result: CaseResult) -> str:
+def why_not_passed(result: CaseResult) -> str:
+    """Why a case did not pass, in one line: its error, or its failing assertions (up to three)."""
     if result.error:
         reason = result.error.splitlines()[0] if result.error.strip() else result.error
     else:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import glob
+import os
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -30,6 +31,7 @@ from ..gates.evaluation import evaluate
 from ..results import CaseResult, Outcome
 from ..review.model import CaseDiff, PromptDiff, Review
 from ..settings import Settings
+from .github import annotation_lines, checkout_path, in_github_actions
 from .json import load_report, read_baseline, read_cases, read_reruns
 from .terminal import terminal_lines
 from .write import write_reports
@@ -131,6 +133,9 @@ def run_merge(paths: Sequence[Path], settings: Settings, *, output: Path | None 
         print(f"llmops: {line}")
     for problem in problems:
         print(f"llmops: could not write {problem}", file=sys.stderr)
+    if settings.github and in_github_actions(os.environ):  # the whole run's annotations, once
+        for line in annotation_lines(evaluation, path_of=lambda p: checkout_path(p, Path.cwd(), os.environ)):
+            print(line)
     if merged.tests_exit_status not in (0, NO_CASES):
         return merged.tests_exit_status  # a run that already fails keeps its status
     return 1 if evaluation.breached or problems else 0

@@ -12,6 +12,7 @@ from ..fileio import atomic_write_text, display_path
 from ..gates.evaluation import Evaluation
 from ..review.model import Review
 from ..settings import Settings
+from .github import step_summary_path
 from .html import render_html
 from .json import build_report
 from .markdown import render_markdown
@@ -28,8 +29,9 @@ def write_reports(
 ) -> tuple[list[str], list[str]]:
     """Write the reports asked for; returns (what was written, what failed and why).
 
-    Files are written atomically. When a Markdown report is asked for and ``GITHUB_STEP_SUMMARY``
-    names a file, the Markdown is appended to it too (Actions renders it on the run's page).
+    Files are written atomically. The Markdown is appended to ``$GITHUB_STEP_SUMMARY`` (Actions
+    renders it on the run's page) when ``step_summary_path`` says so: under GitHub Actions by
+    default, elsewhere with a Markdown report, never with ``llmops_github = false``.
     """
     written: list[str] = []
     problems: list[str] = []
@@ -40,11 +42,12 @@ def write_reports(
         _write(settings.report, text, "JSON report", written, problems)
     if settings.html is not None:
         _write(settings.html, render_html(data), "HTML report", written, problems)
-    if settings.markdown is not None:
+    step_summary = step_summary_path(settings, os.environ)
+    if settings.markdown is not None or step_summary is not None:
         markdown = render_markdown(evaluation, prompt_diffs=prompt_diffs)
-        _write(settings.markdown, markdown, "Markdown report", written, problems)
-        step_summary = os.environ.get("GITHUB_STEP_SUMMARY", "").strip()
-        if step_summary:
+        if settings.markdown is not None:
+            _write(settings.markdown, markdown, "Markdown report", written, problems)
+        if step_summary is not None:
             try:
                 with open(step_summary, "a", encoding="utf-8") as handle:
                     handle.write(markdown + "\n")

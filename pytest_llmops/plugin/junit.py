@@ -1,0 +1,97 @@
+"""JUnit XML: each case's figures where the file's family allows them, the whole result nowhere.
+
+pytest's default family, ``xunit2``, allows ``<properties>`` on the ``<testsuite>`` only: there
+each case's figures are properties named ``<node id>::llmops_<figure>`` (one ``<properties>`` for
+the suite, valid against the xunit2 schema). With ``junit_family = xunit1`` (or ``legacy``) each
+``<testcase>`` carries its own ``llmops_*`` properties instead, for tools that read them there.
+Either way ``item.user_properties`` holds the simple ``llmops_*`` values for other plugins, and the
+call report alone carries the whole result (to the xdist controller, never into the XML).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
+
+import pytest
+
+from ..report.junit import JUNIT_PREFIX, junit_properties
+from ..results import CaseResult
+from .state import JUDGE_CHECK_PROPERTY, RESULT_PROPERTY
+
+if TYPE_CHECKING:
+    from _pytest.junitxml import LogXML
+
+__all__ = ["add_suite_properties", "case_properties_per_testcase", "shape_report_properties"]
+
+#: Families whose ``<testcase>`` may hold ``<properties>`` ("legacy" is pytest's name for xunit1).
+TESTCASE_PROPERTY_FAMILIES = ("xunit1", "legacy")
+#: What travels whole on the call report (a case's result, a judge check's), never into the XML.
+WHOLE_RESULTS = (RESULT_PROPERTY, JUDGE_CHECK_PROPERTY)
+
+
+def case_properties_per_testcase(config: pytest.Config) -> bool:
+    """True when the JUnit family puts properties on test cases (``junit_family = xunit1``)."""
+    # Read from the ini, not from junitxml's writer: xdist workers have no writer, yet decide here.
+    return str(config.getini("junit_family")) in TESTCASE_PROPERTY_FAMILIES
+
+
+def shape_report_properties(item: pytest.Item, when: str, report: pytest.TestReport) -> None:
+    """Arrange ``user_properties`` of the item and its reports for JUnit (each phase's report).
+
+    ``CaseItem.runtest`` appends ``("llmops", CaseResult.to_dict())`` to ``item.user_properties``.
+    The call report keeps it: it travels to the xdist controller, where the totals are summed.
+    junitxml writes the properties of the *teardown* report, which pytest copies from the item
+    later; so the item keeps only the simple ``llmops_*`` values, and under xunit2 the teardown
+    report drops those too (the suite's properties carry them, see ``add_suite_properties``).
+    """
+    if when == "call":
+        _keep_result_out_of_the_item(item, report)
+    elif when == "teardown" and not case_properties_per_testcase(item.config):
+        report.user_properties = [
+            (n, v) for n, v in report.user_properties if not str(n).startswith(JUNIT_PREFIX)
+        ]
+
+
+def _keep_result_out_of_the_item(item: pytest.Item, report: pytest.TestReport) -> None:
+    ours = [
+        (name, value)
+        for name, value in item.user_properties
+        if name in WHOLE_RESULTS and isinstance(value, dict)
+    ]
+    if not ours:
+        return
+    data = next((value for name, value in reversed(ours) if name == RESULT_PROPERTY), None)
+    simple = junit_properties(data) if data is not None else []
+    others = [
+        (n, v)
+        for n, v in item.user_properties
+        if n not in WHOLE_RESULTS and not str(n).startswith(JUNIT_PREFIX)
+    ]
+    item.user_properties[:] = [*others, *simple]
+    report.user_properties = [*others, *simple, *ours]
+
+
+def add_suite_properties(config: pytest.Config, results: Iterable[CaseResult]) -> None:
+    """Under xunit2, every case's figures as ``<testsuite>`` properties keyed by node id.
+
+    Called on the controller before junitxml writes its file (its ``pytest_sessionfinish``). A case
+    reported more than once (a rerun) keeps its last result, as its ``<testcase>`` does.
+    """
+    if case_properties_per_testcase(config):
+        return
+    writer = _junit_writer(config)
+    if writer is None:
+        return
+    last = {result.nodeid: result for result in results}
+    for nodeid in sorted(last):
+        for name, value in junit_properties(last[nodeid].to_dict()):
+            writer.add_global_property(f"{nodeid}::{name}", value)
+
+
+def _junit_writer(config: pytest.Config) -> LogXML | None:
+    """junitxml's writer of this run (None without ``--junitxml``, and on xdist workers)."""
+    # pytest has no public handle on it; its record_testsuite_property fixture reads the same key.
+    from _pytest.junitxml import xml_key
+
+    return config.stash.get(xml_key, None)
