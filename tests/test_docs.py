@@ -18,7 +18,7 @@ PAGES = [README, *sorted((ROOT / "docs").glob("*.md"))]
 #: The two set-up commands, exactly as README shows them and .ci/run runs them.
 SETUP_COMMANDS = (
     "python -m pip install -e '.[examples]' && python -m pytest example_suites -p no:cacheprovider",
-    "python -m pip install -e . --group test && python -m pytest",
+    "python -m pip install -U 'pip>=25.1' && python -m pip install -e . --group test && python -m pytest -n auto",
 )
 
 _FENCE = re.compile(r"^(```|~~~)")
