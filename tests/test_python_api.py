@@ -178,3 +178,31 @@ def test_tokens_and_cost_of_python_tests_reach_the_report(
     assert case["tokens"]["input"] > 0 and case["tokens"]["output"] > 0
     assert case["cost_usd"] > 0
     assert case["messages"] == sent["messages"]
+
+
+def test_marker_provider_as_a_mapping_or_a_mistake(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer
+) -> None:
+    llmops_server.reply("hello")
+    pytester.makepyfile(
+        f"""
+        import pytest
+
+        @pytest.mark.llmops(provider={{"id": "openai:gpt-4o-mini", "base_url": "{llmops_server.base_url}"}})
+        def test_mapping(llmops):
+            llmops.check(llmops.complete("hi"), contains="hello")
+
+        @pytest.mark.llmops(provider={{"id": "openai:gpt-4o-mini", "base_ur": "http://x"}})
+        def test_misspelt(llmops):
+            pass
+
+        @pytest.mark.llmops(provider=42)
+        def test_number(llmops):
+            pass
+        """
+    )
+    result = pytester.runpytest("--llmops-record-mode=once")
+    result.assert_outcomes(passed=1, errors=2)
+    result.stdout.fnmatch_lines(["*provider={'id': 'openai:gpt-4o-mini', 'base_ur': 'http://x'}: base_ur: *"])
+    result.stdout.fnmatch_lines(["*provider=42: expected an id such as 'openai:gpt-4o-mini'*"])
+    assert "AttributeError" not in result.stdout.str()

@@ -25,8 +25,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import pydantic
 import pytest
 
+from ..assertions.reasons import truncate
 from ..engine.calls import CallFailed
 from ..engine.case import CaseRun
 from ..engine.repeats import reduce_runs
@@ -69,7 +71,26 @@ def _as_spec(key: str, value: Any) -> AssertionSpec:
 
 
 def _provider(value: Any) -> ProviderSpec | None:
-    return ProviderSpec(id=value) if isinstance(value, str) else value
+    """A provider as a marker or a call names it: an id, a mapping of a suite's provider fields,
+    or a ``ProviderSpec``; anything else is an error saying which forms are read."""
+    if value is None or isinstance(value, ProviderSpec):
+        return value
+    if isinstance(value, str):
+        return ProviderSpec(id=value)
+    if isinstance(value, Mapping):
+        try:
+            return ProviderSpec.model_validate(dict(value))
+        except pydantic.ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "provider"
+            raise LlmopsError(
+                f"provider={truncate(repr(dict(value)), 120)}: {where}: {first['msg']}; write it as a "
+                "suite's provider, e.g. {'id': 'openai:gpt-4o-mini', 'base_url': 'http://...'}"
+            ) from None
+    raise LlmopsError(
+        f"provider={truncate(repr(value), 120)}: expected an id such as 'openai:gpt-4o-mini', a mapping "
+        "of provider fields ({'id': ..., 'base_url': ...}) or a ProviderSpec"
+    )
 
 
 class LlmopsFixture:
