@@ -96,3 +96,52 @@ def test_a_report_that_cannot_be_written_fails_the_run_naming_the_path(
     result.assert_outcomes(passed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(["*could not write JSON report*blocked*r.json*the run fails until it can*"])
+
+
+FIXTURE_TESTS = """
+import pytest
+from pytest_llmops.spec.schema import ProviderSpec
+
+PROVIDER = ProviderSpec(id="openai:gpt-4o-mini", base_url="{url}")
+
+@pytest.mark.parametrize("who", ["Ada", "Pia", "Sam"])
+def test_greet(llmops, who):
+    llmops.check(llmops.complete(f"Say hello to {{who}}.", provider=PROVIDER), icontains="hello")
+"""
+
+
+def test_failures_inside_the_llmops_fixture_are_errors_in_the_report(
+    pytester: pytest.Pytester, llmops_server: ScriptedLLMServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pytest_llmops.engine.case import CaseRun
+
+    llmops_server.reply(greet_reply)
+    pytester.makepyfile(test_app=FIXTURE_TESTS.format(url=llmops_server.base_url))
+    priced, grade = Session.priced, CaseRun.grade
+
+    def bad_price(self: Session, response: Any, spec: Any = None) -> Any:
+        if "Pia" in response.text:
+            raise ZeroDivisionError("injected into pricing")
+        return priced(self, response, spec)
+
+    def bad_grade(self: CaseRun, response: Any, *args: Any, **kwargs: Any) -> Any:
+        if "Sam" in response.text:
+            raise ValueError("injected into a check")
+        return grade(self, response, *args, **kwargs)
+
+    monkeypatch.setattr(Session, "priced", bad_price)
+    monkeypatch.setattr(CaseRun, "grade", bad_grade)
+    result = pytester.runpytest(
+        "-p", "no:cacheprovider", "--llmops-record-mode=all", "--llmops-report=r.json"
+    )
+    result.assert_outcomes(passed=1, failed=2)
+    report = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    cases = {c["id"].split("[")[-1].rstrip("]"): c for c in report["cases"]}
+    assert {who: c["outcome"] for who, c in cases.items()} == {
+        "Ada": "passed",
+        "Pia": "error",
+        "Sam": "error",
+    }
+    assert "calling the provider failed: ZeroDivisionError" in cases["Pia"]["error"]
+    assert "grading the answer failed: ValueError: injected into a check" in cases["Sam"]["error"]
+    assert (report["summary"]["passed"], report["summary"]["errors"]) == (1, 2)

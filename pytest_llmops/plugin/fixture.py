@@ -32,7 +32,7 @@ from ..assertions.reasons import truncate
 from ..engine.calls import CallFailed
 from ..engine.case import CaseRun
 from ..engine.repeats import reduce_runs
-from ..engine.scoring import CaseIdentity, answer_fields, decide
+from ..engine.scoring import CaseIdentity, answer_fields, decide, unexpected_error
 from ..engine.session import Session
 from ..errors import LlmopsError, ProviderError
 from ..prompts.registry import Prompt, PromptRegistry
@@ -165,6 +165,10 @@ class LlmopsFixture:
         except CallFailed as exc:
             result = self._record(error=str(exc), provider=spec.display)
             raise ProviderError(result.error or "") from None  # the redacted message
+        except Exception as exc:  # e.g. a price table that cannot price this usage
+            # The test errs with the exception; its report entry says the same, never a pass.
+            self._record(error=unexpected_error("calling the provider", exc), provider=spec.display)
+            raise
         response = outcome.response  # priced, and counted against the budget
         self._usage = self._usage + response.usage
         self._cost = (
@@ -248,6 +252,13 @@ class LlmopsFixture:
                 prompt=self._last_prompt,
                 case_id=self._node.nodeid,
             )
+        except Exception as exc:  # a bug in a check: the test errs, and its report entry too
+            self._record(
+                error=unexpected_error("grading the answer", exc),
+                provider=response.provider,
+                response=response,
+            )
+            raise
         finally:
             self._run.save()
         self._assertion_results.extend(outcomes)
