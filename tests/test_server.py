@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import os
 import struct
 import threading
 import time
@@ -706,6 +707,25 @@ def test_fault_hang_times_out(server: ScriptedLLMServer) -> None:
     server.fault("hang")
     with httpx.Client(base_url=server.root_url, timeout=0.2) as client, pytest.raises(httpx.ReadTimeout):
         client.post("/v1/chat/completions", json=chat_body())
+
+
+def test_a_hang_holds_whatever_the_connection_descriptor(server: ScriptedLLMServer) -> None:
+    # A long run in one process reaches descriptors above 1024, which select() cannot watch.
+    resource = pytest.importorskip("resource")
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 1400
+    if hard != resource.RLIM_INFINITY and hard < wanted:
+        pytest.skip(f"the descriptor limit ({hard}) is below {wanted}")
+    resource.setrlimit(resource.RLIMIT_NOFILE, (max(soft, wanted), hard))
+    fillers = [os.open(os.devnull, os.O_RDONLY) for _ in range(1100)]
+    try:
+        server.fault("hang")
+        with httpx.Client(base_url=server.root_url, timeout=0.2) as client, pytest.raises(httpx.ReadTimeout):
+            client.post("/v1/chat/completions", json=chat_body())
+    finally:
+        for fd in fillers:
+            os.close(fd)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def test_hang_and_endless_stop_promptly_on_close() -> None:

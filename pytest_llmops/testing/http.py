@@ -11,7 +11,7 @@ import contextlib
 import itertools
 import json
 import re
-import select
+import selectors
 import socket
 import struct
 import threading
@@ -347,8 +347,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _client_gone(self) -> bool:
         """Whether the peer closed its end (readable with EOF)."""
+        # The platform's best selector (epoll, poll), not select(): select() refuses descriptors
+        # above FD_SETSIZE (1024), which a long test run in one process reaches.
         try:
-            readable, _, _ = select.select([self.connection], [], [], 0)
+            with selectors.DefaultSelector() as selector:
+                selector.register(self.connection, selectors.EVENT_READ)
+                readable = selector.select(0)
             return bool(readable) and self.connection.recv(1, socket.MSG_PEEK) == b""
         except OSError:
             return True
