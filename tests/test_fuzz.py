@@ -467,6 +467,7 @@ def json_flow(value: Any) -> str:
 @EXAMPLES
 @given(text=cassette_edits())
 @example(text=GOOD_CASSETTE)
+@example(text=GOOD_CASSETTE.replace("http://", "http://["))  # found by this test: urllib's ValueError
 def test_an_edited_cassette_replays_or_fails_naming_it(workspace: Path, text: str) -> None:
     path = workspace / "edited.yaml"
     path.write_text(text, encoding="utf-8", errors="surrogatepass")
@@ -491,6 +492,7 @@ CORRUPTIONS = {
     "response not a mapping": GOOD_CASSETTE.split("  response:")[0]
     + "  response: the model said hi\nversion: 1\n",
     "request without uri": GOOD_CASSETTE.replace("    uri: http://127.0.0.1:9/v1/chat/completions\n", ""),
+    "uri not a URL": GOOD_CASSETTE.replace("http://127.0.0.1:9", "http://[127.0.0.1:9"),
     "status code is text": GOOD_CASSETTE.replace("code: 200", "code: two hundred"),
     "status is a number": GOOD_CASSETTE.replace(
         "    status:\n      code: 200\n      message: OK\n", "    status: 200\n"

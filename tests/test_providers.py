@@ -424,16 +424,17 @@ import os
 import anthropic
 import openai
 
+# Each client is closed: a socket left to the garbage collector is reported in whichever test runs then.
 def with_openai(prompt, vars):
-    client = openai.OpenAI(base_url=os.environ["APP_LLM_URL"], api_key=os.environ["OPENAI_API_KEY"], max_retries=0)
-    completion = client.chat.completions.create(model="gpt-4o-mini", messages=prompt.to_messages())
+    with openai.OpenAI(base_url=os.environ["APP_LLM_URL"], api_key=os.environ["OPENAI_API_KEY"], max_retries=0) as client:
+        completion = client.chat.completions.create(model="gpt-4o-mini", messages=prompt.to_messages())
     return {"text": completion.choices[0].message.content, "usage": completion.usage.model_dump(),
             "model": completion.model}
 
 def with_anthropic(prompt, vars):
-    client = anthropic.Anthropic(base_url=os.environ["APP_ROOT_URL"], api_key=os.environ["ANTHROPIC_API_KEY"], max_retries=0)
-    message = client.messages.create(model="claude-haiku-4-5", max_tokens=100, system=prompt.system,
-                                     messages=[m for m in prompt.to_messages() if m["role"] != "system"])
+    with anthropic.Anthropic(base_url=os.environ["APP_ROOT_URL"], api_key=os.environ["ANTHROPIC_API_KEY"], max_retries=0) as client:
+        message = client.messages.create(model="claude-haiku-4-5", max_tokens=100, system=prompt.system,
+                                         messages=[m for m in prompt.to_messages() if m["role"] != "system"])
     return message.content[0].text
 """
 

@@ -257,11 +257,11 @@ class CaseCassette:
                 (_stored_request(i["request"], self._rescrub), _response(i["response"]))
                 for i in document["interactions"]
             ]
+            for position, (request, _) in enumerate(recorded):
+                self._index.add(position, request)  # a stored URI that does not parse is an edit too
         except (UnicodeDecodeError, ValueError, KeyError, TypeError, yaml.YAMLError) as exc:
             raise self._corrupt(exc) from None
         self._recorded = recorded
-        for position, (request, _) in enumerate(recorded):
-            self._index.add(position, request)
 
     # -- what the record mode allows ------------------------------------------------------------
     @property
