@@ -92,10 +92,13 @@ async def with_aiohttp(prompt, vars):
 
 def with_boto3(prompt, vars):
     client = boto3.client("bedrock-runtime", endpoint_url=os.environ["APP_BEDROCK_URL"], region_name="us-east-1")
-    answer = client.converse(
-        modelId="anthropic.claude-3-haiku",
-        messages=[{"role": "user", "content": [{"text": prompt.messages[-1].content}]}],
-    )
+    try:
+        answer = client.converse(
+            modelId="anthropic.claude-3-haiku",
+            messages=[{"role": "user", "content": [{"text": prompt.messages[-1].content}]}],
+        )
+    finally:
+        client.close()  # its sockets, not the garbage collector's
     usage = answer["usage"]
     return {
         "text": answer["output"]["message"]["content"][0]["text"],
