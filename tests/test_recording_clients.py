@@ -31,6 +31,8 @@ from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlsplit
 
 import aiohttp, boto3, httpx, openai, requests, urllib3
+from google import genai
+from google.genai import types as genai_types
 
 URL = os.environ["APP_LLM_URL"]
 KEY = os.environ.get("OPENAI_API_KEY", "")
@@ -107,6 +109,23 @@ def with_boto3(prompt, vars):
     }
 
 
+def _gemini():
+    options = genai_types.HttpOptions(base_url=os.environ["APP_ROOT_URL"], retry_options=None)
+    return genai.Client(api_key=os.environ.get("GEMINI_API_KEY") or "none", http_options=options)
+
+
+def with_google_genai(prompt, vars):
+    with _gemini() as client:
+        return client.models.generate_content(model="gemini-2.5-flash", contents=prompt.messages[-1].content).text
+
+
+async def with_google_genai_async(prompt, vars):
+    # google-genai's async client goes through aiohttp when aiohttp is installed (it is here).
+    async with _gemini().aio as client:
+        answer = await client.models.generate_content(model="gemini-2.5-flash", contents=prompt.messages[-1].content)
+    return answer.text
+
+
 def _sdk(prompt):
     with openai.OpenAI(base_url=URL, api_key=KEY or "none", max_retries=0) as client:
         answer = client.chat.completions.create(model="gpt-4o-mini", messages=prompt.to_messages())
@@ -160,6 +179,8 @@ FUNCTIONS = (
     "with_boto3",
     "with_openai",
     "with_openai_async",
+    "with_google_genai",
+    "with_google_genai_async",
     "with_openai_in_a_thread",
     "with_openai_in_an_executor",
     "with_requests_in_a_thread",
@@ -265,6 +286,13 @@ def _facts(case: dict[str, Any]) -> tuple[Any, ...]:
     return (case["outcome"], case["output"], case["tokens"], case["cost_usd"], case["latency_ms"])
 
 
+def _recorded_answer(request: dict[str, Any]) -> str:
+    """``recorded: <the last user text>`` of an OpenAI chat or a Gemini ``generateContent`` body."""
+    if "messages" in request:
+        return "recorded: " + str(request["messages"][-1]["content"])
+    return "recorded: " + str(request["contents"][-1]["parts"][0]["text"])
+
+
 def test_every_client_records_and_replays_and_a_live_server_on_the_port_is_never_reached(
     pytester: pytest.Pytester,
     llmops_server: ScriptedLLMServer,
@@ -279,13 +307,23 @@ def test_every_client_records_and_replays_and_a_live_server_on_the_port_is_never
     }.items():
         monkeypatch.setenv(name, value)
     monkeypatch.syspath_prepend(str(pytester.path))
-    llmops_server.reply(lambda request: "recorded: " + request["messages"][-1]["content"])
+    llmops_server.reply(_recorded_answer)
     bedrock = answering(0, lambda payload: "recorded: " + payload["messages"][-1]["content"][0]["text"])
     bedrock_port = bedrock.server_address[1]
     port = llmops_server.port
     monkeypatch.setenv("APP_LLM_URL", llmops_server.base_url)
+    monkeypatch.setenv("APP_ROOT_URL", llmops_server.root_url)
     monkeypatch.setenv("APP_BEDROCK_URL", f"http://127.0.0.1:{bedrock_port}")
     write(pytester.path / "clientapp.py", CLIENT_APP)
+    # google-genai's async client subclasses aiohttp's ClientSession, which aiohttp 3.10+ warns of.
+    ini = pytester.path / "pytest.ini"
+    ini.write_text(
+        ini.read_text().replace(
+            "filterwarnings = error",
+            "filterwarnings =\n    error\n"
+            "    ignore:Inheritance class AiohttpClientSession from ClientSession:DeprecationWarning",
+        )
+    )
     write(
         pytester.path / "test_clients.llmops.yaml",
         "provider:\n"
