@@ -315,7 +315,7 @@ def test_every_client_records_and_replays_and_a_live_server_on_the_port_is_never
     monkeypatch.setenv("APP_ROOT_URL", llmops_server.root_url)
     monkeypatch.setenv("APP_BEDROCK_URL", f"http://127.0.0.1:{bedrock_port}")
     write(pytester.path / "clientapp.py", CLIENT_APP)
-    # google-genai's async client subclasses aiohttp's ClientSession, which aiohttp 3.10+ warns of.
+    # google-genai's async client subclasses aiohttp's ClientSession, which newer aiohttp releases warn of.
     ini = pytester.path / "pytest.ini"
     ini.write_text(
         ini.read_text().replace(
