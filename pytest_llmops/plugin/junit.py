@@ -11,16 +11,13 @@ call report alone carries the whole result (to the xdist controller, never into 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import pytest
 
 from ..report.junit import JUNIT_PREFIX, junit_properties
 from ..results import CaseResult
 from .state import JUDGE_CHECK_PROPERTY, RESULT_PROPERTY
-
-if TYPE_CHECKING:
-    from _pytest.junitxml import LogXML
 
 __all__ = ["add_suite_properties", "case_properties_per_testcase", "shape_report_properties"]
 
@@ -89,9 +86,16 @@ def add_suite_properties(config: pytest.Config, results: Iterable[CaseResult]) -
             writer.add_global_property(f"{nodeid}::{name}", value)
 
 
-def _junit_writer(config: pytest.Config) -> LogXML | None:
-    """junitxml's writer of this run (None without ``--junitxml``, and on xdist workers)."""
-    # pytest has no public handle on it; its record_testsuite_property fixture reads the same key.
-    from _pytest.junitxml import xml_key
+class _SuiteProperties(Protocol):
+    def add_global_property(self, name: str, value: object) -> None: ...
 
-    return config.stash.get(xml_key, None)
+
+def _junit_writer(config: pytest.Config) -> _SuiteProperties | None:
+    """junitxml's writer of this run (None without ``--junitxml``, and on xdist workers)."""
+    # pytest has no public handle on it, but registers it as a plugin: found there by its public
+    # method (the one record_testsuite_property calls), never through a `_pytest` import.
+    for plugin in config.pluginmanager.get_plugins():
+        if type(plugin).__name__ == "LogXML" and callable(getattr(plugin, "add_global_property", None)):
+            writer: _SuiteProperties = plugin
+            return writer
+    return None
