@@ -91,7 +91,7 @@ def main() -> int:
         server.reply(bench.answer)
         suite = bench.write_suite(work / "suite", 1000, server.base_url)
         bench.run(bench.pytest_cmd(sys.executable, "--llmops-record-mode=all"), suite)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])}
+    env = bench.child_env({"PYTHONPATH": os.pathsep.join([str(here), os.environ.get("PYTHONPATH", "")])})
     for reference in (False, True):
         folder = bench.write_trivial(work / "bare", 1000) if reference else suite
         print("bare pytest, 1,000 trivial tests:" if reference else "replay of 1,000 cases:", flush=True)

@@ -8,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from pytest_llmops.engine.pricing import PRICES_AS_OF, Price, PriceTable, Quote, default_prices
+from pytest_llmops.engine.pricing import (
+    GENAI_PROVIDERS,
+    PRICES_AS_OF,
+    Price,
+    PriceTable,
+    Quote,
+    default_prices,
+)
 from pytest_llmops.errors import SuiteError
 from pytest_llmops.report.json import report_schema
 from pytest_llmops.results import Usage
@@ -292,3 +299,78 @@ def test_the_report_says_which_source_priced_each_model(
     import jsonschema
 
     jsonschema.validate(report, report_schema())
+
+
+# -- the memo of genai-prices' quotes (a replay prices the same counts again and again) -------------
+
+
+@pytest.mark.parametrize(
+    ("model", "provider", "usage"),
+    [
+        ("gpt-4o-mini", "openai", Usage(19, 5)),
+        ("claude-haiku-4-5", "anthropic", Usage(100_000, 10, 2_000, 50_000)),
+        ("claude-sonnet-4-5", "anthropic", Usage(300_000, 1_000)),  # a long-context tier
+        ("gemini-2.5-flash", "google", Usage(1_234, 567, 99)),
+    ],
+)
+def test_a_remembered_quote_is_what_genai_prices_says(model: str, provider: str, usage: Usage) -> None:
+    table = default_prices()
+    first, again = table.quote(model, usage, provider=provider), table.quote(model, usage, provider=provider)
+    direct = genai.calc_price(
+        genai.Usage(
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_read_tokens=usage.cached_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+        ),
+        model,
+        provider_id=GENAI_PROVIDERS[provider],
+    )
+    assert first == again
+    assert first.cost_usd == float(direct.total_price)
+
+
+def test_the_memo_never_answers_for_other_counts_or_models() -> None:
+    table = default_prices()
+    costs = {
+        (model, n): table.cost(model, Usage(n, n), provider="openai")
+        for model in ("gpt-4o-mini", "gpt-4o")
+        for n in (1_000, 1_001, 2_000)
+    }
+    assert len(set(costs.values())) == len(costs)  # six different prices, none served for another
+    assert costs[("gpt-4o-mini", 2_000)] == pytest.approx(2 * costs[("gpt-4o-mini", 1_000)])
+
+
+def test_genai_prices_is_asked_at_the_start_of_the_minute_and_once_per_counts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from pytest_llmops.engine import pricing
+
+    asked: list[object] = []
+    real = genai.calc_price
+
+    def counting(*args: object, **kwargs: object) -> object:
+        asked.append(kwargs["genai_request_timestamp"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(genai, "calc_price", counting)
+    monkeypatch.setattr(pricing, "_QUOTES", type(pricing._QUOTES)())
+    table = default_prices()
+    for _ in range(3):
+        table.quote("gpt-4o-mini", Usage(7_777, 333), provider="openai")
+    table.quote("gpt-4o-mini", Usage(7_777, 334), provider="openai")
+    assert len(asked) == 2
+    for when in asked:
+        assert isinstance(when, dt.datetime) and when.tzinfo is not None
+        assert (when.second, when.microsecond) == (0, 0)
+
+
+def test_the_memo_is_bounded(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pytest_llmops.engine import pricing
+
+    monkeypatch.setattr(pricing, "_QUOTES", type(pricing._QUOTES)())
+    monkeypatch.setattr(pricing, "_QUOTES_SIZE", 10)
+    table = default_prices()
+    for n in range(25):
+        table.quote("gpt-4o-mini", Usage(n + 1, 1), provider="openai")
+    assert len(pricing._QUOTES) == 10
