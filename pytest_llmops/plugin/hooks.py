@@ -8,7 +8,7 @@ imported by the hooks that need them, when they first do (each such import says 
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -123,7 +123,7 @@ def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -
         for name, value in report.user_properties:
             if (
                 name == RESULT_PROPERTY
-                and isinstance(value, dict)
+                and isinstance(value, Mapping)  # a dict, then its view (plugin/results.py)
                 and value.get("outcome") == "unscored"  # Outcome.UNSCORED, without importing results
             ):
                 return "unscored", "U", ("UNSCORED", {"yellow": True})

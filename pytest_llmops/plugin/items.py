@@ -118,6 +118,11 @@ class CaseItem(pytest.Item):
         if result.outcome is not Outcome.PASSED:
             raise CaseFailed(result)
 
+    def teardown(self) -> None:
+        # The result rode on the call report into state.results; the item lets go of its own copy
+        # rather than hold it to the end of the run (about 1 KB per case).
+        self.result = None
+
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, CaseFailed):
             return format_case_failure(excinfo.value.result, self.location_text)
@@ -174,6 +179,9 @@ class JudgeCheckItem(pytest.Item):
         self.user_properties.append((JUDGE_CHECK_PROPERTY, result.to_dict()))
         if result.judge_verdict == "error":
             raise JudgeCheckFailed(result)
+
+    def teardown(self) -> None:
+        self.result = None  # as CaseItem.teardown
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, JudgeCheckFailed):

@@ -38,4 +38,15 @@ def junit_properties(data: Mapping[str, Any]) -> list[tuple[str, object]]:
             ("judge_cost_usd", data.get("judge_cost_usd")),
             ("judge_failures", int(data.get("judge_failures", 0))),
         ]
-    return [(JUNIT_PREFIX + name, value) for name, value in values if value is not None]
+    return [(_prefixed(name), value) for name, value in values if value is not None]
+
+
+_PREFIXED: dict[str, str] = {}
+
+
+def _prefixed(name: str) -> str:
+    """``llmops_<name>``, one string per name for the run: every case's properties share it."""
+    prefixed = _PREFIXED.get(name)
+    if prefixed is None:
+        prefixed = _PREFIXED.setdefault(name, JUNIT_PREFIX + name)
+    return prefixed
