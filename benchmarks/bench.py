@@ -23,6 +23,9 @@ Every reference is measured in the same run, on the same machine, by the same in
   the ideal: cases x 0.25 s / concurrency + the start-up of bare pytest;
 - record: the 1,000 cases recorded (no delay) against their replay;
 - collect: 10,000 cases collected against ``--collect-only`` of 10,000 trivial tests.
+- scale: ``--scale`` cases (default 100,000, in files of 5,000) and a fifth of them, one run each:
+  collection, replay, and the JSON, Markdown, HTML and JUnit reports, as time per case at both
+  sizes (equal: linear), and the peak memory of the largest run.
 
 The 1,000 cases are recorded from the scripted server for real; the larger suites' cassettes are
 copies of one real recording with the question and answer changed (recording 20,000 cases would
@@ -267,11 +270,12 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--large", type=int, default=20_000, help="cases of the slope's large run")
     parser.add_argument("--xdist-cases", type=int, default=5000)
+    parser.add_argument("--scale", type=int, default=100_000, help="cases of the scale scenario")
     parser.add_argument("--large-repeats", type=int, help="runs per figure at --large (default --repeats)")
     parser.add_argument("--dev-python", help="also replay 1,000 with this interpreter (its plugins)")
     parser.add_argument("--promptfoo", type=Path, help="folder where promptfoo@0.121.20 is installed")
     parser.add_argument("--write", action="store_true", help="rewrite the section of benchmarks/RESULTS.md")
-    scenarios = ["replay", "slope", "import", "xdist", "live", "record", "collect"]
+    scenarios = ["replay", "slope", "import", "xdist", "live", "record", "collect", "scale"]
     parser.add_argument("--only", choices=scenarios, action="append")
     args = parser.parse_args()
     only = set(args.only or scenarios)
@@ -413,6 +417,9 @@ def main() -> int:
                         f"**{ratio:.2f}x**",
                         f"<= 1.10x: {'met' if ratio <= 1.10 else 'missed'}",
                     )
+            if "scale" in only:
+                for scale_row in scale_rows(python, work, recorded, server.base_url, args.scale):
+                    row(*scale_row)
             if args.promptfoo and "replay" in only:
                 row(*promptfoo_row(args.promptfoo, work, server.base_url, bare_t, args.repeats))
         if "import" in only:
@@ -464,6 +471,73 @@ def main() -> int:
     return 0
 
 
+REPORT_FLAGS = [
+    "--llmops-report=r.json",
+    "--llmops-markdown=r.md",
+    "--llmops-html=r.html",
+    "--junitxml=r.xml",
+]
+
+
+def scale_rows(
+    python: str, work: Path, recorded: Path, base_url: str, n: int
+) -> list[tuple[str, str, str, str, str]]:
+    """At ``n`` cases and at ``n // 5``: collection, replay, the four reports, peak memory.
+
+    Each figure is one run (a run of 100,000 cases takes minutes). Linear means the time per case
+    at ``n`` is that at ``n // 5``: the ratio of the two is shown (1.00x: linear).
+    """
+    sizes = (n // 5, n)
+    per_case: dict[str, dict[int, float]] = {"collect": {}, "replay": {}, "reports": {}, "bare": {}}
+    peaks: dict[int, tuple[float, float]] = {}
+    for size in sizes:
+        suite = work / f"scale{size}"
+        copy_cassettes(recorded, write_suite(suite, size, base_url), size)
+        collect, _, _ = measure(pytest_cmd(python, "--collect-only"), suite)
+        plain, _, plain_out = measure(pytest_cmd(python), suite)
+        reported, _, reported_out = measure(pytest_cmd(python, *REPORT_FLAGS), suite)
+        bare_wall, _, bare_out = measure(pytest_cmd(python), write_trivial(work / f"bare-scale{size}", size))
+        for name in REPORT_FLAGS:
+            written = suite / name.split("=", 1)[1]
+            # Each case is in the JSON, HTML and JUnit files; Markdown shows the summary only.
+            least = 1 if written.suffix == ".md" else size * 100
+            assert written.stat().st_size >= least, f"{written} is too small for {size} cases"
+        per_case["collect"][size] = collect / size * 1e6
+        per_case["replay"][size] = plain / size * 1e6
+        per_case["reports"][size] = (reported - plain) / size * 1e6
+        per_case["bare"][size] = bare_wall / size * 1e6
+        peaks[size] = (max(peak_mb(plain_out), peak_mb(reported_out)), peak_mb(bare_out))
+        shutil.rmtree(suite, ignore_errors=True)  # 100,000 cassettes: disk, not needed again
+    small, large = sizes
+    rows: list[tuple[str, str, str, str, str]] = []
+    for key, what in (
+        ("collect", "collect (--collect-only), time per case"),
+        ("replay", "replay, time per case"),
+        ("reports", "JSON + Markdown + HTML + JUnit reports, time per case"),
+    ):
+        at_small, at_large = per_case[key][small], per_case[key][large]
+        rows.append(
+            (
+                f"{what}, {small:,} -> {large:,} cases",
+                f"{at_small:.0f} -> {at_large:.0f} us",
+                f"bare pytest run: {per_case['bare'][small]:.0f} -> {per_case['bare'][large]:.0f} us",
+                f"**{at_large / at_small:.2f}x** per case",
+                "linear (1.00x)",
+            )
+        )
+    ours, bare = peaks[large]
+    rows.append(
+        (
+            f"peak memory, replaying {large:,} cases with every report",
+            f"{ours:.0f} MB",
+            f"bare pytest, {large:,} tests: {bare:.0f} MB",
+            "",
+            f"< 1 GB: {'met' if ours < 1024 else 'missed'}",
+        )
+    )
+    return rows
+
+
 def promptfoo_row(folder: Path, work: Path, base_url: str, bare_t: float, repeats: int) -> tuple[str, ...]:
     """promptfoo's warm-cache eval of the same 1,000 cases, for scale."""
     import json
@@ -511,7 +585,7 @@ def promptfoo_row(folder: Path, work: Path, base_url: str, bare_t: float, repeat
     )
 
 
-def render(rows: list[tuple[str, ...]], args: argparse.Namespace, loads: list[str], took: float) -> str:
+def render(rows: Sequence[tuple[str, ...]], args: argparse.Namespace, loads: list[str], took: float) -> str:
     import pytest
 
     shown = os.path.relpath(sys.executable) if sys.executable.startswith(os.getcwd()) else sys.executable

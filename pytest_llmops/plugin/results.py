@@ -83,27 +83,28 @@ class ResultCollector:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> Generator[None, None, None]:
-        result = self._read(report)
+        read = self._read(report)
         yield  # every plugin sees the whole dict: junitxml, reportlog, xdist's worker sending it
-        if result is not None:
+        if read:
             # Then the report, which pytest's terminal reporter keeps to the end of the run, holds
-            # a view of the result already kept (state.results) instead of a second copy of it.
+            # a view of each result already kept (state.results) instead of a second copy of it.
             report.user_properties = [
-                (RESULT_PROPERTY, ResultView(result))
-                if entry[0] == RESULT_PROPERTY and isinstance(entry[1], dict)
+                (RESULT_PROPERTY, ResultView(read[id(entry[1])]))
+                if entry[0] == RESULT_PROPERTY and id(entry[1]) in read
                 else entry  # the same tuples, shared with the item's list
                 for entry in report.user_properties
             ]
 
-    def _read(self, report: pytest.TestReport) -> CaseResult | None:
+    def _read(self, report: pytest.TestReport) -> dict[int, CaseResult]:
+        """The results on a call report, by the ``id`` of the dict each was read from."""
+        read: dict[int, CaseResult] = {}
         if report.when != "call":  # teardown repeats user_properties
-            return None
-        result = None
+            return read
         for name, value in report.user_properties:
             if name == RESULT_PROPERTY and isinstance(value, dict):
                 from ..results import CaseResult  # with the first case, not at start-up
 
-                result = CaseResult.from_dict(value)
+                read[id(value)] = result = CaseResult.from_dict(value)
                 self._add(result)
             elif name == JUDGE_CHECK_PROPERTY and isinstance(value, dict):
                 from ..results import JudgeCheckResult
@@ -112,7 +113,7 @@ class ResultCollector:
                 # A judge check pytest ran again counts once: its last attempt.
                 self.state.judge_checks[:] = [c for c in self.state.judge_checks if c.nodeid != check.nodeid]
                 self.state.judge_checks.append(check)
-        return result
+        return read
 
     def _add(self, result: CaseResult) -> None:
         """One result per case id: a later attempt replaces an earlier one, which is kept apart."""
