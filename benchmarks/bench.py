@@ -489,7 +489,7 @@ def scale_rows(
     """
     sizes = (n // 5, n)
     per_case: dict[str, dict[int, float]] = {"collect": {}, "replay": {}, "reports": {}, "bare": {}}
-    peaks: dict[int, tuple[float, float]] = {}
+    peaks: dict[int, tuple[float, float, float]] = {}
     for size in sizes:
         suite = work / f"scale{size}"
         copy_cassettes(recorded, write_suite(suite, size, base_url), size)
@@ -506,7 +506,7 @@ def scale_rows(
         per_case["replay"][size] = plain / size * 1e6
         per_case["reports"][size] = (reported - plain) / size * 1e6
         per_case["bare"][size] = bare_wall / size * 1e6
-        peaks[size] = (max(peak_mb(plain_out), peak_mb(reported_out)), peak_mb(bare_out))
+        peaks[size] = (peak_mb(plain_out), peak_mb(reported_out), peak_mb(bare_out))
         shutil.rmtree(suite, ignore_errors=True)  # 100,000 cassettes: disk, not needed again
     small, large = sizes
     rows: list[tuple[str, str, str, str, str]] = []
@@ -525,16 +525,17 @@ def scale_rows(
                 "linear (1.00x)",
             )
         )
-    ours, bare = peaks[large]
-    rows.append(
-        (
-            f"peak memory, replaying {large:,} cases with every report",
-            f"{ours:.0f} MB",
-            f"bare pytest, {large:,} tests: {bare:.0f} MB",
-            "",
-            f"< 1 GB: {'met' if ours < 1024 else 'missed'}",
+    plain_peak, reported_peak, bare = peaks[large]
+    for what, peak in (("replaying", plain_peak), ("replaying and writing every report,", reported_peak)):
+        rows.append(
+            (
+                f"peak memory, {what} {large:,} cases",
+                f"{peak:.0f} MB",
+                f"bare pytest, {large:,} tests: {bare:.0f} MB",
+                "",
+                f"< 1 GB: {'met' if peak < 1024 else 'missed'}",
+            )
         )
-    )
     return rows
 
 
