@@ -11,9 +11,10 @@ import contextlib
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
-__all__ = ["NotARegularFileError", "atomic_write_text", "display_path"]
+__all__ = ["NotARegularFileError", "atomic_write_chunks", "atomic_write_text", "display_path"]
 
 
 class NotARegularFileError(OSError):
@@ -59,12 +60,18 @@ def atomic_write_text(path: Path, text: str) -> None:
 
     Raises ``NotARegularFileError`` (an ``OSError``) when ``path`` is a link, FIFO, device or folder.
     """
+    atomic_write_chunks(path, (text,))
+
+
+def atomic_write_chunks(path: Path, chunks: Iterable[str]) -> None:
+    """``atomic_write_text`` of the text ``chunks`` make, written as they come (a large report
+    is never held whole). If the iteration raises, ``path`` is left as it was."""
     _refuse_special(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+            handle.writelines(chunks)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(tmp, _MODE)

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ import pytest
 from vcr.serialize import deserialize
 from vcr.serializers import yamlserializer
 
-from pytest_llmops.fileio import atomic_write_text
+from pytest_llmops.fileio import atomic_write_chunks, atomic_write_text
 from pytest_llmops.testing import ScriptedLLMServer
 
 from .helpers import write, write_prompt
@@ -216,3 +217,20 @@ def test_an_atomic_write_interrupted_before_the_rename_leaves_the_old_file(
         atomic_write_text(target, "new: " + "x" * 1_000_000)
     assert target.read_text() == "old: whole\n"
     assert [p.name for p in tmp_path.iterdir()] == ["c.yaml"], "the temporary file is removed"
+
+
+def test_a_chunked_write_that_fails_midway_leaves_the_old_file(tmp_path: Path) -> None:
+    # The JSON report is written as its encoder makes it; an encoder that raises halfway (a NaN)
+    # must leave the previous report whole, not half a new one.
+    target = tmp_path / "r.json"
+    atomic_write_chunks(target, iter(["{", '"a": 1', "}\n"]))
+    assert target.read_text() == '{"a": 1}\n'
+
+    def failing() -> Iterator[str]:
+        yield '{"b": ' + "2" * 100_000
+        raise ValueError("Out of range float values are not JSON compliant")
+
+    with pytest.raises(ValueError, match="JSON compliant"):
+        atomic_write_chunks(target, failing())
+    assert target.read_text() == '{"a": 1}\n'
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"], "the temporary file is removed"

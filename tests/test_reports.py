@@ -70,8 +70,11 @@ def test_json_report_follows_the_shipped_schema(
     result = pytester.runpytest("--llmops-record-mode=once", "--llmops-report=out/report.json")
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(["llmops: wrote JSON report: out/report.json"])
-    report = json.loads((pytester.path / "out" / "report.json").read_text())
+    text = (pytester.path / "out" / "report.json").read_text()
+    report = json.loads(text)
     jsonschema.Draft202012Validator(report_schema()).validate(report)
+    # Streamed as it is encoded, the file is byte for byte what json.dumps writes.
+    assert text == json.dumps(report, indent=2, ensure_ascii=False) + "\n"
 
     assert report["schema_version"] == 1
     assert report["generator"]["name"] == "pytest-llmops"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..fileio import atomic_write_text, display_path
+from ..fileio import atomic_write_chunks, display_path
 from ..gates.evaluation import Evaluation
 from ..review.model import Review
 from ..settings import Settings
@@ -38,8 +39,11 @@ def write_reports(
     wanted = settings.report is not None or settings.html is not None
     data = build_report(evaluation, prompt_diffs=prompt_diffs, run=run) if wanted else {}
     if settings.report is not None:
-        text = json.dumps(data, indent=2, ensure_ascii=False, allow_nan=False) + "\n"
-        _write(settings.report, text, "JSON report", written, problems)
+        # Streamed: with indent, json builds the text from millions of small pieces, which
+        # json.dumps keeps in a list before joining them (about 16 KB per case).
+        encoder = json.JSONEncoder(indent=2, ensure_ascii=False, allow_nan=False)
+        chunks = itertools.chain(encoder.iterencode(data), ("\n",))
+        _write(settings.report, chunks, "JSON report", written, problems)
     if settings.html is not None:
         _write(settings.html, render_html(data), "HTML report", written, problems)
     step_summary = step_summary_path(settings, os.environ)
@@ -58,9 +62,9 @@ def write_reports(
     return written, problems
 
 
-def _write(path: Path, text: str, what: str, written: list[str], problems: list[str]) -> None:
+def _write(path: Path, text: str | Iterable[str], what: str, written: list[str], problems: list[str]) -> None:
     try:
-        atomic_write_text(path, text)
+        atomic_write_chunks(path, (text,) if isinstance(text, str) else text)
     except OSError as exc:
         problems.append(f"{what} {path}: {exc}")
     else:
