@@ -24,7 +24,7 @@ import base64
 import hashlib
 import html
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +32,7 @@ from ..errors import ReportError
 from ..fileio import atomic_write_text
 from .json import load_report
 
-__all__ = ["main", "pack_report", "render_html"]
+__all__ = ["html_chunks", "main", "pack_report", "render_html"]
 
 #: Version of the packed data the page's script reads (not the JSON report's schema_version).
 PACK_FORMAT = 1
@@ -73,27 +73,51 @@ class _Pool:
         return index
 
 
-def _variant_entries(report: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """Variants in the summary's order (prompt, SemVer, provider), then any only the cases name."""
-    entries: dict[str, dict[str, Any]] = {}
-    summary = report.get("summary") or {}
-    for variant in summary.get("variants") or ():
-        name = str(variant.get("variant", ""))
-        entries.setdefault(
-            name, {k: variant.get(k) for k in ("variant", "prompt", "prompt_version", "provider")}
-        )
-    for case in report.get("cases") or ():
+class _Packer:
+    """Packs one case at a time; the suites, variants and strings the cases named, when done.
+
+    Variants come in the summary's order (prompt, SemVer, provider), then any only the cases
+    name, as they first appear; suites as they first appear.
+    """
+
+    def __init__(self, report: Mapping[str, Any]) -> None:
+        self.pool = _Pool()
+        self.suites: dict[str, int] = {}
+        self.variant_entries: list[dict[str, Any]] = []
+        self.variants: dict[str, int] = {}
+        summary = report.get("summary") or {}
+        for variant in summary.get("variants") or ():
+            name = str(variant.get("variant", ""))
+            self._variant(
+                name, {k: variant.get(k) for k in ("variant", "prompt", "prompt_version", "provider")}
+            )
+
+    def _variant(self, name: str, entry: dict[str, Any]) -> int:
+        index = self.variants.get(name)
+        if index is None:
+            index = self.variants[name] = len(self.variant_entries)
+            self.variant_entries.append(entry)
+        return index
+
+    def _case_variant(self, case: Mapping[str, Any]) -> int:
         name = str(case.get("variant", ""))
-        entries.setdefault(
-            name,
-            {
-                "variant": name,
-                "prompt": case.get("prompt"),
-                "prompt_version": case.get("prompt_version"),
-                "provider": case.get("provider", ""),
-            },
-        )
-    return list(entries.values())
+        index = self.variants.get(name)
+        if index is not None:
+            return index
+        entry = {
+            "variant": name,
+            "prompt": case.get("prompt"),
+            "prompt_version": case.get("prompt_version"),
+            "provider": case.get("provider", ""),
+        }
+        return self._variant(name, entry)
+
+    def _suite(self, name: str) -> int:
+        return self.suites.setdefault(name, len(self.suites))
+
+    def case(self, case: Mapping[str, Any]) -> dict[str, Any]:
+        suite = self._suite(str(case.get("suite", "")))
+        return _pack_case(case, suite, self._case_variant(case), self.pool)
 
 
 def _pack_assertion(assertion: Mapping[str, Any], pool: _Pool) -> list[Any]:
@@ -114,11 +138,9 @@ def _pack_assertion(assertion: Mapping[str, Any], pool: _Pool) -> list[Any]:
     return packed
 
 
-def _pack_case(
-    case: Mapping[str, Any], suites: dict[str, int], variants: dict[str, int], pool: _Pool
-) -> dict[str, Any]:
+def _pack_case(case: Mapping[str, Any], suite_index: int, variant_index: int, pool: _Pool) -> dict[str, Any]:
     suite = str(case.get("suite", ""))
-    out: dict[str, Any] = {"s": suites[suite], "v": variants[str(case.get("variant", ""))]}
+    out: dict[str, Any] = {"s": suite_index, "v": variant_index}
     for key, value in case.items():
         if key in _BY_INDEX or _empty(value) or (key in _ZERO_COUNTS and value == 0):
             continue
@@ -139,19 +161,7 @@ def _pack_case(
     return out
 
 
-def pack_report(report: Mapping[str, Any]) -> dict[str, Any]:
-    """The data the page embeds: the report's summary as is, its cases packed (see the docstring)."""
-    variant_entries = _variant_entries(report)
-    variants = {str(v["variant"]): i for i, v in enumerate(variant_entries)}
-    suite_names: list[str] = []
-    suites: dict[str, int] = {}
-    for case in report.get("cases") or ():
-        name = str(case.get("suite", ""))
-        if name not in suites:
-            suites[name] = len(suite_names)
-            suite_names.append(name)
-    pool = _Pool()
-    cases = [_pack_case(case, suites, variants, pool) for case in report.get("cases") or ()]
+def _head(report: Mapping[str, Any]) -> dict[str, Any]:
     return {
         "format": PACK_FORMAT,
         "schema_version": report.get("schema_version"),
@@ -159,13 +169,38 @@ def pack_report(report: Mapping[str, Any]) -> dict[str, Any]:
         "created_at": report.get("created_at"),
         "prices_as_of": report.get("prices_as_of"),
         "summary": report.get("summary") or {},
-        "suites": suite_names,
-        "variants": variant_entries,
-        "strings": pool.strings,
-        "cases": cases,
+    }
+
+
+def _tail(report: Mapping[str, Any], packer: _Packer) -> dict[str, Any]:
+    return {
+        "suites": list(packer.suites),
+        "variants": packer.variant_entries,
+        "strings": packer.pool.strings,
         # judge_checks: in a suite: the labelled examples, few and small, embedded as they are
         "judge_checks": list(report.get("judge_checks") or ()),
     }
+
+
+def pack_report(report: Mapping[str, Any]) -> dict[str, Any]:
+    """The data the page embeds: the report's summary as is, its cases packed (see the docstring)."""
+    packer = _Packer(report)
+    cases = [packer.case(case) for case in report.get("cases") or ()]
+    return {**_head(report), "cases": cases, **_tail(report, packer)}
+
+
+def _packed_json(report: Mapping[str, Any], cases: Iterable[Mapping[str, Any]]) -> Iterator[str]:
+    """``pack_report``'s data as JSON, inert inside ``<script>``, one case at a time.
+
+    The keys come in another order than ``pack_report``'s (the strings, suites and variants are
+    known once every case is packed); JSON objects are unordered, so the data is the same.
+    """
+    packer = _Packer(report)
+    head = _script_json(_head(report))
+    yield head[:-1] + ',"cases":['
+    for i, case in enumerate(cases):
+        yield ("," if i else "") + _script_json(packer.case(case))
+    yield "]," + _script_json(_tail(report, packer))[1:]
 
 
 def _script_json(data: Any) -> str:
@@ -191,17 +226,21 @@ def _title(report: Mapping[str, Any]) -> str:
 
 def render_html(report: Mapping[str, Any]) -> str:
     """The whole page for a report dict (``build_report``'s, or a JSON report read back)."""
+    return "".join(html_chunks(report))
+
+
+def html_chunks(report: Mapping[str, Any], cases: Iterable[Mapping[str, Any]] | None = None) -> Iterator[str]:
+    """The page in pieces, with ``cases`` (default ``report["cases"]``) packed one at a time."""
     style = _asset("html_report.css")
     script = _asset("html_report.js")
     if "</script" in script.lower() or "</style" in style.lower():  # pragma: no cover - our own assets
         raise ValueError("an inlined asset would close its own element")
-    data = _script_json(pack_report(report))
     # Only the inlined style and script may run; nothing may be fetched (the file opens offline).
     policy = (
         f"default-src 'none'; script-src {_csp_hash(script)}; style-src {_csp_hash(style)}; "
         "img-src data:; base-uri 'none'; form-action 'none'"
     )
-    return (
+    yield (
         "<!DOCTYPE html>\n"
         '<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         f'<meta http-equiv="Content-Security-Policy" content="{html.escape(policy)}">\n'
@@ -213,10 +252,10 @@ def render_html(report: Mapping[str, Any]) -> str:
         '<noscript><p class="noscript">This report is drawn by JavaScript, which is disabled. '
         "The same data is in the JSON report (--llmops-report).</p></noscript>\n"
         '<div id="app"></div>\n'
-        f'<script type="application/json" id="{DATA_ELEMENT_ID}">{data}</script>\n'
-        f"<script>{script}</script>\n"
-        "</body>\n</html>\n"
+        f'<script type="application/json" id="{DATA_ELEMENT_ID}">'
     )
+    yield from _packed_json(report, report.get("cases") or () if cases is None else cases)
+    yield f"</script>\n<script>{script}</script>\n</body>\n</html>\n"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -77,7 +77,8 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-from collections.abc import Mapping
+import os
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -92,6 +93,8 @@ from ..review.model import Review
 __all__ = [
     "SCHEMA_VERSION",
     "build_report",
+    "case_dicts",
+    "encode_report",
     "load_report",
     "price_sources",
     "read_baseline",
@@ -141,10 +144,13 @@ def build_report(
     created_at: str | None = None,
     prompt_diffs: Review | None = None,
     run: Mapping[str, Any] | None = None,
+    head_only: bool = False,
 ) -> dict[str, Any]:
     """The JSON report as a dict (see the module docstring).
 
     ``run``: ``tests_exit_status`` and ``merged_from`` of the ``run`` block (both optional).
+    ``head_only``: ``cases`` is None, in its place, for a writer that makes each case's dict as
+    it writes it (``case_dicts``, ``encode_report``): 100,000 cases' dicts are never held at once.
     """
     summary = evaluation.total.to_dict()
     summary.update(
@@ -166,7 +172,7 @@ def build_report(
         "prices_as_of": PRICES_AS_OF,
         "price_sources": price_sources(evaluation.results),
         "summary": summary,
-        "cases": [r.to_dict() for r in evaluation.results],
+        "cases": None if head_only else [r.to_dict() for r in evaluation.results],
     }
     _add_decisions(report, evaluation, run)
     if evaluation.judge_checks:  # judge_checks: in a suite: the judges checked against people
@@ -175,6 +181,37 @@ def build_report(
     if prompt_diffs is not None:  # --llmops-diff=REF: what changed in the prompts, and its effect
         report["prompt_diffs"] = prompt_diffs.to_dict()
     return report
+
+
+def case_dicts(evaluation: Evaluation) -> Iterator[dict[str, Any]]:
+    """The report's ``cases``, one dict at a time."""
+    return (r.to_dict() for r in evaluation.results)
+
+
+def encode_report(
+    report: Mapping[str, Any], cases: Iterable[Mapping[str, Any]] | None = None
+) -> Iterator[str]:
+    """The JSON file's text in pieces: exactly ``json.dumps(report, indent=2, ensure_ascii=False)``
+    and a newline, with ``cases`` (default ``report["cases"]``) encoded one at a time.
+
+    With ``indent``, json builds the text from millions of small pieces, which ``json.dumps``
+    keeps in a list before joining them (about 16 KB per case): here only one case's are alive.
+    """
+    encoder = json.JSONEncoder(indent=2, ensure_ascii=False, allow_nan=False)
+    # The head is encoded with a marker in the cases' place, then split there: a fresh random
+    # marker, at the cases' own indentation, cannot be any other string of the report.
+    marker = "llmops-cases-" + os.urandom(16).hex()
+    head = encoder.encode({**report, "cases": marker})
+    before, found, after = head.partition(f'\n  "cases": "{marker}"')
+    if not found:  # pragma: no cover - the marker is placed above
+        raise AssertionError("the cases' marker is missing from the encoded report")
+    yield before + '\n  "cases": '
+    empty = True
+    for case in report["cases"] if cases is None else cases:
+        # A case at level 2: its lines shift by four spaces (JSON strings hold no raw newline).
+        yield ("[\n    " if empty else ",\n    ") + encoder.encode(case).replace("\n", "\n    ")
+        empty = False
+    yield ("[]" if empty else "\n  ]") + after + "\n"
 
 
 def price_sources(results: list[CaseResult] | tuple[CaseResult, ...]) -> list[dict[str, str]]:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import json
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -14,8 +12,8 @@ from ..gates.evaluation import Evaluation
 from ..review.model import Review
 from ..settings import Settings
 from .github import step_summary_path
-from .html import render_html
-from .json import build_report
+from .html import html_chunks
+from .json import build_report, case_dicts, encode_report
 from .markdown import render_markdown
 
 __all__ = ["write_reports"]
@@ -37,15 +35,12 @@ def write_reports(
     written: list[str] = []
     problems: list[str] = []
     wanted = settings.report is not None or settings.html is not None
-    data = build_report(evaluation, prompt_diffs=prompt_diffs, run=run) if wanted else {}
+    # The head of the report only: each case's dict is made as the file takes it, and dropped.
+    head = build_report(evaluation, prompt_diffs=prompt_diffs, run=run, head_only=True) if wanted else {}
     if settings.report is not None:
-        # Streamed: with indent, json builds the text from millions of small pieces, which
-        # json.dumps keeps in a list before joining them (about 16 KB per case).
-        encoder = json.JSONEncoder(indent=2, ensure_ascii=False, allow_nan=False)
-        chunks = itertools.chain(encoder.iterencode(data), ("\n",))
-        _write(settings.report, chunks, "JSON report", written, problems)
+        _write(settings.report, encode_report(head, case_dicts(evaluation)), "JSON report", written, problems)
     if settings.html is not None:
-        _write(settings.html, render_html(data), "HTML report", written, problems)
+        _write(settings.html, html_chunks(head, case_dicts(evaluation)), "HTML report", written, problems)
     step_summary = step_summary_path(settings, os.environ)
     if settings.markdown is not None or step_summary is not None:
         markdown = render_markdown(evaluation, prompt_diffs=prompt_diffs)
