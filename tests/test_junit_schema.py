@@ -153,3 +153,27 @@ def test_xunit1_keeps_the_figures_on_each_testcase(project: pytest.Pytester, wor
     assert by_case["test_from_python"]["llmops_outcome"] == "passed"
     assert by_case["test_plain"] == {}
     assert junit_suite_case_properties(path) == {}, "xunit1: on the testcases, not twice"
+
+
+def test_the_users_own_suite_properties_stay_first(
+    project: pytest.Pytester, schema: xmlschema.XMLSchema
+) -> None:
+    # record_testsuite_property writes the suite's <properties>; the cases' figures follow there.
+    write(
+        project.path / "test_build.py",
+        'def test_build(record_testsuite_property):\n    record_testsuite_property("build", "a <b> & \\"c\\"")\n',
+    )
+    # Serially: pytest documents record_testsuite_property as not working under xdist.
+    result = project.runpytest("--llmops-record-mode=once", "--junitxml=junit.xml")
+    result.assert_outcomes(passed=4, failed=2, skipped=1)
+    path = project.path / "junit.xml"
+    assert errors(schema, path) == []
+    names = _suite_property_names(path)
+    assert names[0] == "build" and names.count("build") == 1
+    assert len(junit_suite_case_properties(path)) == 4
+    import xml.etree.ElementTree as ET
+
+    (build,) = [
+        p for p in ET.parse(path).iterfind("testsuite/properties/property") if p.get("name") == "build"
+    ]
+    assert build.get("value") == 'a <b> & "c"'

@@ -11,11 +11,11 @@ call report alone carries the whole result (to the xdist controller, never into 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Protocol
+from pathlib import Path
 
 import pytest
 
-from ..report.junit import JUNIT_PREFIX, junit_properties
+from ..report.junit import JUNIT_PREFIX, insert_suite_properties, junit_properties
 from ..results import CaseResult
 from .state import JUDGE_CHECK_PROPERTY, RESULT_PROPERTY
 
@@ -72,30 +72,38 @@ def _keep_result_out_of_the_item(item: pytest.Item, report: pytest.TestReport) -
 def add_suite_properties(config: pytest.Config, results: Iterable[CaseResult]) -> None:
     """Under xunit2, every case's figures as ``<testsuite>`` properties keyed by node id.
 
-    Called on the controller before junitxml writes its file (its ``pytest_sessionfinish``). A case
-    reported more than once (a rerun) keeps its last result, as its ``<testcase>`` does.
+    Called on the controller after junitxml has written its file (its ``pytest_sessionfinish``),
+    which is then rewritten one property at a time (``insert_suite_properties``): handing them to
+    junitxml's ``add_global_property`` kept every one, as a string and then an XML element, until
+    the end (0.9 GB at 100,000 cases). A case reported more than once (a rerun) keeps its last
+    result, as its ``<testcase>`` does. ``OSError``/``ValueError`` if the file cannot be rewritten.
     """
     if case_properties_per_testcase(config):
         return
-    writer = _junit_writer(config)
-    if writer is None:
+    logfile = _junit_logfile(config)
+    if logfile is None:
         return
     last = {result.nodeid: result for result in results}
-    for nodeid in sorted(last):
-        for name, value in junit_properties(last[nodeid].to_dict()):
-            writer.add_global_property(f"{nodeid}::{name}", value)
+    if not last:
+        return
+    insert_suite_properties(
+        logfile,
+        (
+            (f"{nodeid}::{name}", value)
+            for nodeid in sorted(last)
+            for name, value in junit_properties(last[nodeid].to_dict())
+        ),
+    )
 
 
-class _SuiteProperties(Protocol):
-    def add_global_property(self, name: str, value: object) -> None: ...
-
-
-def _junit_writer(config: pytest.Config) -> _SuiteProperties | None:
-    """junitxml's writer of this run (None without ``--junitxml``, and on xdist workers)."""
-    # pytest has no public handle on it, but registers it as a plugin: found there by its public
-    # method (the one record_testsuite_property calls), never through a `_pytest` import.
+def _junit_logfile(config: pytest.Config) -> Path | None:
+    """The file junitxml wrote in this run (None without ``--junitxml``, and on xdist workers)."""
+    # pytest has no public handle on its writer, but registers it as a plugin: found there by its
+    # public method (the one record_testsuite_property calls) and the path it wrote, never through
+    # a `_pytest` import.
     for plugin in config.pluginmanager.get_plugins():
         if type(plugin).__name__ == "LogXML" and callable(getattr(plugin, "add_global_property", None)):
-            writer: _SuiteProperties = plugin
-            return writer
+            logfile = getattr(plugin, "logfile", None)
+            if isinstance(logfile, str) and logfile:
+                return Path(logfile)
     return None

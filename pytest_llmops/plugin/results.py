@@ -133,7 +133,6 @@ class ResultCollector:
         from ..gates.evaluation import evaluate
         from ..report.write import write_reports
 
-        add_suite_properties(session.config, self.state.results)
         self.evaluation = evaluate(
             self.state.results,
             self.settings,
@@ -155,6 +154,19 @@ class ResultCollector:
         if self.write_problems and session.exitstatus == pytest.ExitCode.OK:
             # A report CI was told to read and that is missing must not pass unnoticed.
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    @pytest.hookimpl(trylast=True, specname="pytest_sessionfinish")
+    def pytest_sessionfinish_after_junitxml(self, session: pytest.Session) -> None:
+        # After junitxml wrote its file (a plain impl), before the summary (a wrapper's end). The
+        # name must start with "pytest_" for pytest to read the marker; specname says which hook.
+        if self.is_worker or not self.state.results:
+            return
+        try:
+            add_suite_properties(session.config, self.state.results)
+        except (OSError, ValueError) as exc:
+            self.write_problems.append(f"the cases' figures into the JUnit XML file: {exc}")
+            if session.exitstatus == pytest.ExitCode.OK:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
         if self.evaluation is None:
