@@ -92,14 +92,20 @@ def test_the_properties_are_read_one_at_a_time(tmp_path: Path) -> None:
     path = tmp_path / "junit.xml"
     path.write_text(junitxml(2, []), encoding="utf-8")
     taken: list[int] = []
+    written: list[int] = []
 
     def figures() -> Iterator[tuple[str, object]]:
         for n in range(1000):
+            if n == 900:
+                # Those taken so far (~45 KB) are already on their way to disk, not held in a list.
+                (temporary,) = tmp_path.glob(".junit.xml.*.tmp")
+                written.append(temporary.stat().st_size)
             taken.append(n)
             yield f"case{n}::llmops_outcome", "passed"
 
     insert_suite_properties(path, figures())
     assert len(taken) == 1000
+    assert written and written[0] > 16_000
     assert len(ET.parse(path).getroot().findall("testsuite/properties/property")) == 1000
 
 

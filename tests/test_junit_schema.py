@@ -177,3 +177,19 @@ def test_the_users_own_suite_properties_stay_first(
         p for p in ET.parse(path).iterfind("testsuite/properties/property") if p.get("name") == "build"
     ]
     assert build.get("value") == 'a <b> & "c"'
+
+
+def test_a_junit_path_through_a_symlink_gets_the_figures(project: pytest.Pytester) -> None:
+    (project.path / "out").mkdir()
+    (project.path / "junit.xml").symlink_to(project.path / "out" / "real.xml")
+    (project.path / "out" / "real.xml").write_text("stale", encoding="utf-8")
+    run(project)
+    assert (project.path / "junit.xml").is_symlink(), "the link is kept, its target rewritten"
+    assert len(junit_suite_case_properties(project.path / "out" / "real.xml")) == 4
+
+
+def test_a_junit_path_that_is_not_a_file_still_passes(project: pytest.Pytester) -> None:
+    # /dev/null cannot be rewritten: the figures go through junitxml itself, the run is not failed.
+    result = project.runpytest("--llmops-record-mode=once", "--junitxml=/dev/null")
+    result.assert_outcomes(passed=3, failed=2, skipped=1)
+    assert "could not write" not in result.stdout.str()

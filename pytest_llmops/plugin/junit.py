@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Protocol
 
 import pytest
 
@@ -69,41 +70,52 @@ def _keep_result_out_of_the_item(item: pytest.Item, report: pytest.TestReport) -
     report.user_properties = [*others, *simple, *ours]
 
 
-def add_suite_properties(config: pytest.Config, results: Iterable[CaseResult]) -> None:
+def add_suite_properties(config: pytest.Config, results: Iterable[CaseResult], *, early: bool) -> None:
     """Under xunit2, every case's figures as ``<testsuite>`` properties keyed by node id.
 
-    Called on the controller after junitxml has written its file (its ``pytest_sessionfinish``),
-    which is then rewritten one property at a time (``insert_suite_properties``): handing them to
-    junitxml's ``add_global_property`` kept every one, as a string and then an XML element, until
-    the end (0.9 GB at 100,000 cases). A case reported more than once (a rerun) keeps its last
-    result, as its ``<testcase>`` does. ``OSError``/``ValueError`` if the file cannot be rewritten.
+    Called on the controller twice: before junitxml writes its file (``early``) and after. A
+    regular file (through any symlink) gets them after, rewritten one property at a time
+    (``insert_suite_properties``): junitxml's ``add_global_property`` keeps every one, as a string
+    and then an XML element, until the end (0.9 GB at 100,000 cases). A file that cannot be
+    rewritten (``/dev/stdout``, a FIFO) gets them early, through ``add_global_property``. A case
+    reported more than once (a rerun) keeps its last result, as its ``<testcase>`` does.
+    ``OSError``/``ValueError`` if the file cannot be rewritten.
     """
     if case_properties_per_testcase(config):
         return
-    logfile = _junit_logfile(config)
-    if logfile is None:
+    found = _junit_writer(config)
+    if found is None:
         return
+    writer, logfile = found
     last = {result.nodeid: result for result in results}
-    if not last:
-        return
-    insert_suite_properties(
-        logfile,
-        (
-            (f"{nodeid}::{name}", value)
-            for nodeid in sorted(last)
-            for name, value in junit_properties(last[nodeid].to_dict())
-        ),
+    properties = (
+        (f"{nodeid}::{name}", value)
+        for nodeid in sorted(last)
+        for name, value in junit_properties(last[nodeid].to_dict())
     )
+    # Before junitxml writes, a path that does not exist yet will be a regular file.
+    streamable = logfile.is_file() or not logfile.exists()
+    if early and not streamable:
+        for name, value in properties:
+            writer.add_global_property(name, value)
+    elif not early and streamable:
+        insert_suite_properties(logfile, properties)
 
 
-def _junit_logfile(config: pytest.Config) -> Path | None:
-    """The file junitxml wrote in this run (None without ``--junitxml``, and on xdist workers)."""
+class _SuiteProperties(Protocol):
+    def add_global_property(self, name: str, value: object) -> None: ...
+
+
+def _junit_writer(config: pytest.Config) -> tuple[_SuiteProperties, Path] | None:
+    """junitxml's writer of this run and the file it writes, symlinks resolved (None without
+    ``--junitxml``, and on xdist workers)."""
     # pytest has no public handle on its writer, but registers it as a plugin: found there by its
-    # public method (the one record_testsuite_property calls) and the path it wrote, never through
-    # a `_pytest` import.
+    # public method (the one record_testsuite_property calls) and the path it writes, never
+    # through a `_pytest` import.
     for plugin in config.pluginmanager.get_plugins():
         if type(plugin).__name__ == "LogXML" and callable(getattr(plugin, "add_global_property", None)):
             logfile = getattr(plugin, "logfile", None)
             if isinstance(logfile, str) and logfile:
-                return Path(logfile)
+                writer: _SuiteProperties = plugin
+                return writer, Path(logfile).resolve()
     return None

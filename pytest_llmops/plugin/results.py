@@ -133,6 +133,7 @@ class ResultCollector:
         from ..gates.evaluation import evaluate
         from ..report.write import write_reports
 
+        add_suite_properties(session.config, self.state.results, early=True)
         self.evaluation = evaluate(
             self.state.results,
             self.settings,
@@ -162,7 +163,7 @@ class ResultCollector:
         if self.is_worker or not self.state.results:
             return
         try:
-            add_suite_properties(session.config, self.state.results)
+            add_suite_properties(session.config, self.state.results, early=False)
         except (OSError, ValueError) as exc:
             self.write_problems.append(f"the cases' figures into the JUnit XML file: {exc}")
             if session.exitstatus == pytest.ExitCode.OK:
