@@ -87,18 +87,20 @@ def add_suite_properties(config: pytest.Config, results: Iterable[CaseResult], *
     if found is None:
         return
     writer, logfile = found
+    # Before junitxml writes, a path that does not exist yet will be a regular file.
+    streamable = logfile.is_file() or not logfile.exists()
+    if early == streamable:
+        return  # the other call's turn
     last = {result.nodeid: result for result in results}
     properties = (
         (f"{nodeid}::{name}", value)
         for nodeid in sorted(last)
         for name, value in junit_properties(last[nodeid].to_dict())
     )
-    # Before junitxml writes, a path that does not exist yet will be a regular file.
-    streamable = logfile.is_file() or not logfile.exists()
-    if early and not streamable:
+    if early:
         for name, value in properties:
             writer.add_global_property(name, value)
-    elif not early and streamable:
+    else:
         insert_suite_properties(logfile, properties)
 
 
