@@ -9,6 +9,7 @@ back with ``from_dict``.
 from __future__ import annotations
 
 import enum
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -62,9 +63,12 @@ class Message:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message:
         parts = data.get("parts")
+        role = _shared(str(data["role"]))
+        content = str(data["content"])
         return cls(
-            str(data["role"]),
-            str(data["content"]),
+            role,
+            # A system prompt is most often the same text for every case of a variant.
+            _shared(content) if role == "system" else content,
             tuple(dict(p) for p in parts) if isinstance(parts, list) else None,
         )
 
@@ -109,12 +113,26 @@ class Usage:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> Usage:
         data = data or {}
-        return cls(
+        usage = cls(
             int(data.get("input", 0)),
             int(data.get("output", 0)),
             int(data.get("cached", 0)),
             int(data.get("cache_write", 0)),
         )
+        # Frozen, so one zero serves every case without judge calls (100,000 results: 6 MB).
+        return _NO_TOKENS if usage == _NO_TOKENS else usage
+
+
+_NO_TOKENS = Usage()
+
+
+def _shared(text: Any) -> Any:
+    """One string object for a value many results repeat (prompt, version, provider, model).
+
+    A result read from its report has its own copy of each string: under xdist every case's
+    would be a separate object, held to the end of the run.
+    """
+    return sys.intern(text) if type(text) is str else text
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,12 +217,12 @@ class AssertionResult:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> AssertionResult:
         return cls(
-            type=str(data["type"]),
+            type=_shared(str(data["type"])),
             passed=bool(data["passed"]),
             score=float(data["score"]),
             reason=str(data.get("reason", "")),
             weight=float(data.get("weight", 1.0)),
-            metric=data.get("metric"),
+            metric=_shared(data.get("metric")),
             line=data.get("line"),
             unscored=bool(data.get("unscored", False)),
             raw=data.get("raw"),
@@ -311,13 +329,13 @@ class CaseResult:
         """A case entry of a report (or of a test report's properties) back as a result."""
         return cls(
             nodeid=str(data["id"]),
-            suite=str(data.get("suite", "")),
+            suite=_shared(str(data.get("suite", ""))),
             case=str(data.get("case", "")),
             outcome=Outcome(data["outcome"]),
-            prompt=data.get("prompt"),
-            prompt_version=data.get("prompt_version"),
-            provider=str(data.get("provider", "")),
-            model=str(data.get("model", "")),
+            prompt=_shared(data.get("prompt")),
+            prompt_version=_shared(data.get("prompt_version")),
+            provider=_shared(str(data.get("provider", ""))),
+            model=_shared(str(data.get("model", ""))),
             score=data.get("score"),
             threshold=data.get("threshold"),
             assertions=tuple(AssertionResult.from_dict(a) for a in data.get("assertions", ())),
@@ -333,14 +351,14 @@ class CaseResult:
             judge_usage=Usage.from_dict(data.get("judge_tokens")),
             judge_cost_usd=data.get("judge_cost_usd"),
             judge_failures=int(data.get("judge_failures", 0)),
-            answered_by=data.get("answered_by"),
+            answered_by=_shared(data.get("answered_by")),
             retries=int(data.get("retries", 0)),
             messages=tuple(Message.from_dict(m) for m in data.get("messages", ())),
             runs=tuple(data.get("runs", ())),
             location=str(data.get("location", "")),
-            reduce=data.get("reduce"),
+            reduce=_shared(data.get("reduce")),
             budget_exhausted=bool(data.get("budget_exhausted", False)),
-            price_source=data.get("price_source"),
+            price_source=_shared(data.get("price_source")),
         )
 
 

@@ -47,7 +47,11 @@ def pytest_collection_modifyitems(items):
 def pytest_runtest_logreport(report):
     for name, value in report.user_properties:
         if name == "llmops":
-            SEEN[report.nodeid] = {"while_logged": type(value).__name__, "outcome": value["outcome"]}
+            SEEN[report.nodeid] = {
+                "while_logged": type(value).__name__,
+                "outcome": value["outcome"],
+                "figures": sorted(n for n, _ in report.user_properties if n.startswith("llmops_")),
+            }
 
 
 def pytest_terminal_summary(terminalreporter):
@@ -59,8 +63,32 @@ def pytest_terminal_summary(terminalreporter):
                     assert isinstance(value, Mapping)
                     kept[report.nodeid] = {"type": type(value).__name__, "entry": dict(value)}
     held = [item.nodeid for item in ITEMS if getattr(item, "result", None) is not None]
+    figures = [
+        report.nodeid
+        for reports in terminalreporter.stats.values()
+        for report in reports
+        if any(str(n).startswith("llmops_") for n, _ in getattr(report, "user_properties", ()))
+    ]
+    figures += [item.nodeid for item in ITEMS if any(n.startswith("llmops_") for n, _ in item.user_properties)]
+    from pytest_llmops.plugin.state import state_of
+
+    collection = {
+        # What only collection needed, kept per case to the end, would cost at 100,000 cases.
+        "cassette_owners": len(state_of(terminalreporter.config).cassette_owners),
+        "llmops_marks": len({id(item.get_closest_marker("llmops")) for item in ITEMS}),
+        "reduce_rules": len({id(item.plan.reduce) for item in ITEMS}),
+    }
     with open("seen.json", "w") as handle:
-        json.dump({"seen": SEEN, "kept": kept, "items_holding_a_result": held}, handle)
+        json.dump(
+            {
+                "seen": SEEN,
+                "kept": kept,
+                "items_holding_a_result": held,
+                "holding_figures": figures,
+                "collection": collection,
+            },
+            handle,
+        )
 """
 
 
@@ -82,12 +110,20 @@ def test_plugins_see_the_dict_and_the_run_keeps_one_copy(
     assert {nodeid: seen["while_logged"] for nodeid, seen in watched["seen"].items()} == {
         nodeid: "dict" for nodeid in cases
     }
+    # ... and its simple figures beside it.
+    for seen in watched["seen"].values():
+        assert {"llmops_outcome", "llmops_score", "llmops_cost_usd"} <= set(seen["figures"])
     # Afterwards: a view, holding what the JSON report says of the case.
     assert set(watched["kept"]) == set(cases)
     for nodeid, kept in watched["kept"].items():
         assert kept["type"] == "ResultView"
         assert kept["entry"] == cases[nodeid]
     assert watched["items_holding_a_result"] == []
+    # Nor the figures, which the view holds: neither on the reports kept nor on the items.
+    assert watched["holding_figures"] == []
+    if not workers:  # under xdist the items are the workers'
+        # What collection alone needed is not held per case: one mark and one reduce rule for all.
+        assert watched["collection"] == {"cassette_owners": 0, "llmops_marks": 1, "reduce_rules": 1}
     # pytest's short summary asks the view for the outcome of the failed case.
     assert any(line.startswith("FAILED ") and "bob" in line for line in result.outlines)
 
@@ -118,3 +154,16 @@ def test_the_view_reads_as_the_json_entry() -> None:
         view["no such key"]
     assert repr(view) == repr(result.to_dict())
     assert CaseResult.from_dict(view) == result
+
+
+def test_results_read_back_share_what_every_case_repeats() -> None:
+    # Each result read from its report (a new dict per case under xdist) would otherwise hold
+    # its own copy of the variant's strings and of an empty judge usage, to the end of the run.
+    first, second = (CaseResult.from_dict(json.loads(json.dumps(_result().to_dict()))) for _ in range(2))
+    assert first == second == _result()
+    for name in ("suite", "provider", "model", "prompt_version"):
+        assert getattr(first, name) is getattr(second, name) or getattr(first, name) is None
+    assert first.model is second.model
+    assert first.assertions[0].type is second.assertions[0].type
+    assert first.judge_usage is second.judge_usage == Usage()
+    assert first.usage is not second.usage  # counts that are not zero are the case's own

@@ -117,6 +117,14 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
     return None
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash.get(STATE_KEY, None)
+    if state is not None:
+        # Every suite is collected: the map that caught two cases sharing a cassette has done
+        # its work, and would hold a path and a node id per case to the end (50 MB at 100,000).
+        state.cassette_owners.clear()
+
+
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, Any] | None:
     """A case whose judge could not be parsed fails as "unscored": its own category, not "failed"."""
     if report.when == "call" and report.failed:

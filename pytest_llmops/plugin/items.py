@@ -32,10 +32,6 @@ class CaseFailed(Exception):
         self.result = result
 
 
-#: Cassette path -> the item that records to it, for every suite collected in this run.
-_CASSETTE_OWNERS = pytest.StashKey[dict[Path, str]]()
-
-
 class SuiteFile(pytest.File):
     """A ``test_*.llmops.yaml`` file."""
 
@@ -47,15 +43,18 @@ class SuiteFile(pytest.File):
             plan = load_suite(self.path, prompts=state.prompt_registry, session=state.session)
         except LlmopsError as exc:
             raise self.CollectError(_relative_paths(str(exc), self.config)) from None
-        self._claim_cassettes([*plan.cases, *plan.judge_checks], state)
-        for case in plan.cases:
-            # An explicit nodeid is parsed into name and [params] the way pytest parses the ids
-            # it caches; built from `name` alone, "case[...]" would never equal a cached id
-            # and --lf/--ff would not recognise the item.
-            item = CaseItem.from_parent(
-                self, name=case.name, nodeid=f"{self.nodeid}::{case.name}", plan=case, state=state
-            )
-            item.add_marker(pytest.mark.llmops)
+        # An explicit nodeid is parsed into name and [params] the way pytest parses the ids it
+        # caches; built from `name` alone, "case[...]" would never equal a cached id and --lf/--ff
+        # would not recognise the item. One string per item, shared with the cassette check.
+        nodeids = [f"{self.nodeid}::{case.name}" for case in plan.cases]
+        checks = [f"{self.nodeid}::{check.name}" for check in plan.judge_checks]
+        cases = list(zip(plan.cases, nodeids, strict=True))
+        judged_by = list(zip(plan.judge_checks, checks, strict=True))
+        self._claim_cassettes([*cases, *judged_by], state)
+        llmops = pytest.mark.llmops  # one mark for every item
+        for case, nodeid in cases:
+            item = CaseItem.from_parent(self, name=case.name, nodeid=nodeid, plan=case, state=state)
+            item.add_marker(llmops)
             for tag in case.tags:
                 state.register_marker(tag)
                 item.add_marker(getattr(pytest.mark, tag))
@@ -66,19 +65,18 @@ class SuiteFile(pytest.File):
                     pytest.mark.xfail(reason=_reason(case.xfail, "expected to fail"), strict=False)
                 )
             yield item
-        for check in plan.judge_checks:
-            judged = JudgeCheckItem.from_parent(
-                self, name=check.name, nodeid=f"{self.nodeid}::{check.name}", plan=check, state=state
-            )
-            judged.add_marker(pytest.mark.llmops)
+        for check, nodeid in judged_by:
+            judged = JudgeCheckItem.from_parent(self, name=check.name, nodeid=nodeid, plan=check, state=state)
+            judged.add_marker(llmops)
             yield judged
 
-    def _claim_cassettes(self, cases: Sequence[CasePlan | JudgeCheckPlan], state: LlmopsState) -> None:
+    def _claim_cassettes(
+        self, cases: Sequence[tuple[CasePlan | JudgeCheckPlan, str]], state: LlmopsState
+    ) -> None:
         """Two items recording to one cassette would overwrite each other (in threads or workers too)."""
-        owners = self.config.stash.setdefault(_CASSETTE_OWNERS, {})
+        owners = state.cassette_owners
         session = state.session
-        for case in cases:
-            nodeid = f"{self.nodeid}::{case.name}"
+        for case, nodeid in cases:
             path = session.cassette_path(case.suite_path, case.name)
             owner = owners.setdefault(path, nodeid)
             if owner != nodeid:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from ..errors import ReportError
-from .junit import add_suite_properties, shape_report_properties
+from .junit import add_suite_properties, is_figure, shape_report_properties
 from .state import JUDGE_CHECK_PROPERTY, RESULT_PROPERTY, LlmopsState
 
 if TYPE_CHECKING:
@@ -87,12 +87,14 @@ class ResultCollector:
         yield  # every plugin sees the whole dict: junitxml, reportlog, xdist's worker sending it
         if read:
             # Then the report, which pytest's terminal reporter keeps to the end of the run, holds
-            # a view of each result already kept (state.results) instead of a second copy of it.
+            # a view of each result already kept (state.results) instead of a second copy of it,
+            # and not the simple llmops_* figures, which that result holds too.
             report.user_properties = [
                 (RESULT_PROPERTY, ResultView(read[id(entry[1])]))
                 if entry[0] == RESULT_PROPERTY and id(entry[1]) in read
-                else entry  # the same tuples, shared with the item's list
+                else entry
                 for entry in report.user_properties
+                if not is_figure(entry[0])
             ]
 
     def _read(self, report: pytest.TestReport) -> dict[int, CaseResult]:

@@ -54,6 +54,9 @@ class LlmopsState:
     prices: PriceTable | None = None
     #: The variables whose values are secrets (the session adds each provider's ``api_key_env``).
     secret_envs: SecretEnvs = field(default_factory=SecretEnvs)
+    #: Cassette path -> the item that records to it, for every suite collected so far: two items
+    #: recording to one cassette would overwrite each other. Emptied when collection finishes.
+    cassette_owners: dict[Path, str] = field(default_factory=dict)
     _session: Session | None = None
     _prompt_dirs: dict[Path, list[Prompt]] = field(default_factory=dict)
     _registries: dict[tuple[Path, ...], PromptRegistry] = field(default_factory=dict)

@@ -308,12 +308,15 @@ class ReduceRule:
 REDUCE_RULES = ("pass^k", "pass@k", "mean", "{pass_rate: 0.8}")
 
 
+_NAMED_RULES = {kind: ReduceRule(kind) for kind in ("pass^k", "pass@k", "mean")}
+
+
 def parse_reduce(value: Any) -> ReduceRule:
     """``"pass^k"``, ``"pass@k"``, ``"mean"`` or ``{pass_rate: 0.8}``; ValueError otherwise."""
     if value is None:
-        return ReduceRule("pass^k")
-    if isinstance(value, str) and value.strip() in ("pass^k", "pass@k", "mean"):
-        return ReduceRule(value.strip())
+        return _NAMED_RULES["pass^k"]
+    if isinstance(value, str) and value.strip() in _NAMED_RULES:
+        return _NAMED_RULES[value.strip()]  # frozen: one per rule, not one per case
     if isinstance(value, dict) and set(value) == {"pass_rate"}:
         rate = value["pass_rate"]
         if isinstance(rate, (int, float)) and not isinstance(rate, bool) and 0 < rate <= 1:
