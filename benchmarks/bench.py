@@ -62,11 +62,24 @@ import yaml
 from pytest_llmops.testing import ScriptedLLMServer
 
 PYTEST_FLAGS = ["-q", "-p", "no:cacheprovider", "-p", "no:randomly"]
-#: Runs pytest, then prints the peak RSS of the process (KiB on Linux).
+#: Runs pytest, then prints the peak RSS of the process (KiB on Linux) and the CPU time of the
+#: end of the run (every `pytest_sessionfinish`: gates, reports, junitxml's file, the summary),
+#: measured inside the process: a report's cost is then a difference of seconds, not of two runs
+#: of several minutes each.
 MEASURE = (
-    "import resource, sys, pytest\n"
-    "code = pytest.main(sys.argv[1:])\n"
+    "import resource, sys, time, pytest\n"
+    "class Finish:\n"
+    "    cpu = 0.0\n"
+    "    @pytest.hookimpl(wrapper=True, tryfirst=True)\n"
+    "    def pytest_sessionfinish(self):\n"
+    "        started = time.process_time()\n"
+    "        try:\n"
+    "            return (yield)\n"
+    "        finally:\n"
+    "            Finish.cpu = time.process_time() - started\n"
+    "code = pytest.main(sys.argv[1:], plugins=[Finish()])\n"
     "print('PEAK_RSS_KB', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)\n"
+    "print('SESSIONFINISH_CPU_S', Finish.cpu)\n"
     "sys.exit(int(code))\n"
 )
 PER_FILE = 5000
@@ -165,6 +178,11 @@ def pytest_cmd(python: str, *args: str, cache: bool = False) -> list[str]:
 
 def peak_mb(output: str) -> float:
     return int(output.rsplit("PEAK_RSS_KB", 1)[1].split()[0]) / 1024
+
+
+def finish_cpu(output: str) -> float:
+    """CPU seconds of the run's end (see ``MEASURE``)."""
+    return float(output.rsplit("SESSIONFINISH_CPU_S", 1)[1].split()[0])
 
 
 def write_trivial(root: Path, count: int) -> Path:
@@ -488,7 +506,13 @@ def scale_rows(
     at ``n`` is that at ``n // 5``: the ratio of the two is shown (1.00x: linear).
     """
     sizes = (n // 5, n)
-    per_case: dict[str, dict[int, float]] = {"collect": {}, "replay": {}, "reports": {}, "bare": {}}
+    per_case: dict[str, dict[int, float]] = {
+        "collect": {},
+        "replay": {},
+        "reports": {},
+        "finish": {},
+        "bare": {},
+    }
     peaks: dict[int, tuple[float, float, float]] = {}
     for size in sizes:
         suite = work / f"scale{size}"
@@ -505,6 +529,7 @@ def scale_rows(
         per_case["collect"][size] = collect / size * 1e6
         per_case["replay"][size] = plain / size * 1e6
         per_case["reports"][size] = (reported - plain) / size * 1e6
+        per_case["finish"][size] = (finish_cpu(reported_out) - finish_cpu(plain_out)) / size * 1e6
         per_case["bare"][size] = bare_wall / size * 1e6
         peaks[size] = (peak_mb(plain_out), peak_mb(reported_out), peak_mb(bare_out))
         shutil.rmtree(suite, ignore_errors=True)  # 100,000 cassettes: disk, not needed again
@@ -513,7 +538,8 @@ def scale_rows(
     for key, what in (
         ("collect", "collect (--collect-only), time per case"),
         ("replay", "replay, time per case"),
-        ("reports", "JSON + Markdown + HTML + JUnit reports, time per case"),
+        ("reports", "JSON + Markdown + HTML + JUnit reports, time per case (two whole runs' difference)"),
+        ("finish", "JSON + Markdown + HTML + JUnit reports, CPU per case at the run's end (in-process)"),
     ):
         at_small, at_large = per_case[key][small], per_case[key][large]
         rows.append(
