@@ -55,3 +55,32 @@ def test_importing_the_package_and_the_plugin_imports_nothing_heavy() -> None:
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("actions", ["false", "true"], ids=["local", "github-actions"])
+def test_a_run_without_suites_loads_neither_the_engine_nor_the_results(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, actions: str
+) -> None:
+    """The whole start of a run (configure included), not only the entry point's import: what
+    loads there is paid by every pytest run of a project that has the plugin installed."""
+    monkeypatch.setenv("GITHUB_ACTIONS", actions)
+    pytester.makepyfile("def test_nothing_of_ours(): pass")
+    pytester.makeconftest(
+        """
+        import sys
+
+        HEAVY = ["httpx", "vcr", "pydantic", "jinja2", "yaml", "pytest_llmops.engine.case",
+                 "pytest_llmops.results", "pytest_llmops.gates.evaluation"]
+
+        def pytest_sessionfinish(session):
+            from pytest_llmops.report.junit import _not_xml
+
+            loaded = [m for m in HEAVY if m in sys.modules]
+            if _not_xml.cache_info().currsize:
+                loaded.append("the JUnit escaping pattern")
+            print("LOADED:", ",".join(loaded) or "-")
+        """
+    )
+    result = pytester.runpytest_subprocess("-s", "-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*LOADED: -"])

@@ -121,7 +121,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     state = session.config.stash.get(STATE_KEY, None)
     if state is not None:
         # Every suite is collected: the map that caught two cases sharing a cassette has done
-        # its work, and would hold a path and a node id per case to the end (50 MB at 100,000).
+        # its work, and would hold a path and a node id per case to the end of the run.
         state.cassette_owners.clear()
 
 

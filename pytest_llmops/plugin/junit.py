@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
 from ..report.junit import JUNIT_PREFIX, insert_suite_properties, junit_properties
-from ..results import CaseResult
 from .state import JUDGE_CHECK_PROPERTY, RESULT_PROPERTY
+
+if TYPE_CHECKING:
+    from ..results import CaseResult  # imported with the first case, not at start-up
 
 __all__ = ["add_suite_properties", "case_properties_per_testcase", "is_figure", "shape_report_properties"]
 

@@ -18,11 +18,11 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..results import CaseResult, Outcome
 from ..settings import Settings
 
 if TYPE_CHECKING:
     from ..gates.evaluation import Evaluation, GateResult
+    from ..results import CaseResult
 
 __all__ = [
     "ANNOTATION_LIMIT",
@@ -117,6 +117,7 @@ def annotation_lines(evaluation: Evaluation, *, path_of: Callable[[str], str] = 
     ``path_of`` turns a case's file (as reports show it: relative to pytest's rootdir) into the
     path GitHub expects (relative to the repository's root).
     """
+    from ..results import Outcome  # deferred, like the next: this module is read at every start
     from .markdown import why_not_passed  # deferred: this module is read at start-up under Actions
 
     lines = []

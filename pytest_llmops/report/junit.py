@@ -3,6 +3,7 @@ them to the ``<testsuite>`` of a file pytest's junitxml wrote, one property at a
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Iterable, Iterator, Mapping
@@ -63,7 +64,7 @@ _SUITE_START = re.compile(r"<testsuite\b[^>]*>")
 # Characters XML 1.0 cannot hold, written as pytest's junitxml writes them (#x1B for ESC). Names
 # are escaped too (add_global_property escaped values only), and characters above U+FFFF are kept
 # as pytest 9.2 keeps them (earlier pytest wrote them as #x1F600: its pattern's `\u10000` bug).
-_NOT_XML = re.compile("[^\t\n\r\x20-\x7e\x80-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_NOT_XML = "[^\t\n\r\x20-\x7e\x80-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
 _ATTRIBUTE = str.maketrans(
     {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "\n": "&#10;", "\r": "&#13;", "\t": "&#09;"}
 )
@@ -72,8 +73,14 @@ _CHUNK = 1 << 20
 
 def _attribute(value: object) -> str:
     """An attribute value as ElementTree writes it, with what XML cannot hold as junitxml does."""
-    text = _NOT_XML.sub(_visible, str(value))
+    text = _not_xml().sub(_visible, str(value))
     return text.translate(_ATTRIBUTE)
+
+
+@functools.cache
+def _not_xml() -> re.Pattern[str]:
+    # Compiled on first use: 8 ms of pytest's start-up in every run, suites or not, otherwise.
+    return re.compile(_NOT_XML)
 
 
 def _visible(match: re.Match[str]) -> str:
