@@ -63,12 +63,9 @@ class Message:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Message:
         parts = data.get("parts")
-        role = _shared(str(data["role"]))
-        content = str(data["content"])
         return cls(
-            role,
-            # A system prompt is most often the same text for every case of a variant.
-            _shared(content) if role == "system" else content,
+            _shared(str(data["role"])),
+            str(data["content"]),  # rendered per case: not interned (3.12 never frees interned text)
             tuple(dict(p) for p in parts) if isinstance(parts, list) else None,
         )
 
