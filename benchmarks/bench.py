@@ -176,13 +176,18 @@ def pytest_cmd(python: str, *args: str, cache: bool = False) -> list[str]:
     return [python, "-c", MEASURE, *flags, *args]
 
 
+def _printed(output: str, label: str) -> str:
+    """The value ``MEASURE`` printed after ``label`` (its last line of that label)."""
+    return output.rsplit(label, 1)[1].split()[0]
+
+
 def peak_mb(output: str) -> float:
-    return int(output.rsplit("PEAK_RSS_KB", 1)[1].split()[0]) / 1024
+    return int(_printed(output, "PEAK_RSS_KB")) / 1024
 
 
 def finish_cpu(output: str) -> float:
     """CPU seconds of the run's end (see ``MEASURE``)."""
-    return float(output.rsplit("SESSIONFINISH_CPU_S", 1)[1].split()[0])
+    return float(_printed(output, "SESSIONFINISH_CPU_S"))
 
 
 def write_trivial(root: Path, count: int) -> Path:

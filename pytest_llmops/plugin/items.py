@@ -46,10 +46,8 @@ class SuiteFile(pytest.File):
         # An explicit nodeid is parsed into name and [params] the way pytest parses the ids it
         # caches; built from `name` alone, "case[...]" would never equal a cached id and --lf/--ff
         # would not recognise the item. One string per item, shared with the cassette check.
-        nodeids = [f"{self.nodeid}::{case.name}" for case in plan.cases]
-        checks = [f"{self.nodeid}::{check.name}" for check in plan.judge_checks]
-        cases = list(zip(plan.cases, nodeids, strict=True))
-        judged_by = list(zip(plan.judge_checks, checks, strict=True))
+        cases = [(case, f"{self.nodeid}::{case.name}") for case in plan.cases]
+        judged_by = [(check, f"{self.nodeid}::{check.name}") for check in plan.judge_checks]
         self._claim_cassettes([*cases, *judged_by], state)
         llmops = pytest.mark.llmops  # one mark for every item
         for case, nodeid in cases:
