@@ -149,6 +149,33 @@ def test_a_variable_named_later_counts_from_then_on(monkeypatch: pytest.MonkeyPa
     assert redactor.text("x late-secret-value-123") == f"x {REDACTED}"
 
 
+def test_the_secrets_are_the_environment_as_it_is_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """values() reads os.environ's backing dict: every way of changing the environment shows."""
+    import os
+
+    from pytest_llmops.recording.redaction import SecretEnvs
+
+    names = SecretEnvs(("B_KEY", "A_KEY", "C_KEY"))
+    monkeypatch.delenv("A_KEY", raising=False)
+    monkeypatch.setenv("B_KEY", "  b-secret-value  ")
+    monkeypatch.setenv("C_KEY", "   ")  # blank: no secret
+    assert names.values() == ["b-secret-value"]
+    os.environ["A_KEY"] = "a-secret-\udcff-value"  # undecodable byte, as os.environ keeps it
+    try:
+        assert names.values() == ["a-secret-\udcff-value", "b-secret-value"]
+        os.environ.update(C_KEY="c-secret-value")
+        del os.environ["B_KEY"]
+        assert names.values() == ["a-secret-\udcff-value", "c-secret-value"]
+        assert names.values() == [
+            v for n in ("A_KEY", "B_KEY", "C_KEY") if (v := os.environ.get(n, "").strip())
+        ]
+    finally:
+        os.environ.pop("A_KEY", None)
+    monkeypatch.setenv("D_KEY", "d-secret-value")
+    names.add("D_KEY", None, "")
+    assert names.values() == ["c-secret-value", "d-secret-value"]
+
+
 def test_the_fixture_s_failures_and_reports_hold_no_piece_of_the_key(
     pytester: pytest.Pytester, llmops_server: ScriptedLLMServer, fake_keys: tuple[str, ...]
 ) -> None:

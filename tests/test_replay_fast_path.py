@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 from vcr import matchers
 
 from pytest_llmops.errors import CassetteMissingError
@@ -137,3 +138,56 @@ def test_the_fast_replay_answers_as_the_full_one_and_a_miss_in_none_never_goes_l
     assert slow.json() == fast.json()
     assert getattr(slow, "_request_args", None) is None
     assert live == []
+
+
+PLAIN_SCALARS = [
+    "body",
+    "200",
+    "-3",
+    "0x1F",
+    "0o17",
+    "1_000",
+    "3.5",
+    ".inf",
+    "-.Inf",
+    ".nan",
+    "1e3",
+    "true",
+    "False",
+    "yes",
+    "off",
+    "null",
+    "~",
+    "",
+    "2026-12-03",
+    "2026-12-03T07:02:16Z",
+    "<<",
+    "=",
+    "Thu, 03 Dec 2026 07:02:16 GMT",
+    "application/json",
+    "'*/*'",
+    '"200"',
+    "'true'",
+    "!!str 5",
+]
+
+
+@pytest.mark.parametrize("text", PLAIN_SCALARS)
+def test_each_scalar_is_read_as_vcrpys_loader_reads_it(text: str) -> None:
+    """The loader's memo of plain scalars' tags (cassette_cache.CassetteLoader.resolve) changes no value."""
+    from vcr.serializers.yamlserializer import _CassetteLoader as VcrLoader
+
+    from pytest_llmops.recording.cassette_cache import CassetteLoader
+
+    document = f"a: {text}\nb: [{text or '~'}, {{k: {text or '~'}}}]\n{text or 'c'}: 1\n"
+
+    def read(loader: type[yaml.SafeLoader]) -> Any:
+        try:
+            value = yaml.load(document, Loader=loader)
+        except yaml.YAMLError as exc:  # "<<" and "=" are not values: both loaders refuse them
+            return type(exc)
+        return value, [type(v) for v in value.values()], [type(v) for v in value]
+
+    expected = read(VcrLoader)
+    for _ in range(2):  # the second read answers from the memo
+        assert read(CassetteLoader) == expected

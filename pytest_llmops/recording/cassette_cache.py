@@ -40,12 +40,37 @@ except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 
+#: The implicit tag of each plain scalar text seen (bounded: a long run's unique texts stop adding).
+_PLAIN_TAGS: dict[str, str] = {}
+_PLAIN_TAGS_KEPT = 4096
+
+
 class CassetteLoader(_BaseLoader):
     """vcrpy's cassette loader (``vcr.serializers.yamlserializer``), without importing vcrpy.
 
     Safe: only the benign Python tags vcrpy writes are built (strings, tuples, and old
     cassettes' ``BytesIO`` and iterator bodies, from their data alone).
+
+    ``resolve`` gives each node its implicit tag; libyaml calls it for every node, and PyYAML's
+    version (a regex per plain scalar) is a third of a cassette's parse. Without path resolvers
+    (none are registered here) a tag depends on the node's kind, and a plain scalar's on its text
+    alone: quoted scalars, sequences and mappings take their default tag directly, and a plain
+    scalar's tag is kept by text (cassettes repeat their keys and header names).
     """
+
+    def resolve(self, kind: type[yaml.Node], value: Any, implicit: tuple[bool, bool]) -> str:
+        if self.yaml_path_resolvers:  # pragma: no cover - none are ever added to this loader
+            return super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call,no-any-return]
+        if kind is yaml.ScalarNode:
+            if not implicit[0]:
+                return self.DEFAULT_SCALAR_TAG
+            tag = _PLAIN_TAGS.get(value)
+            if tag is None:
+                tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
+                if len(_PLAIN_TAGS) < _PLAIN_TAGS_KEPT:
+                    _PLAIN_TAGS[value] = tag
+            return tag
+        return self.DEFAULT_SEQUENCE_TAG if kind is yaml.SequenceNode else self.DEFAULT_MAPPING_TAG
 
 
 def _construct_python_str(loader: CassetteLoader, node: yaml.Node) -> Any:

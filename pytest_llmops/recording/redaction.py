@@ -73,24 +73,48 @@ SECRET_ENVS = (
 
 
 class SecretEnvs:
-    """The names of the variables holding secrets; their values are read when asked (thread-safe)."""
+    """The names of the variables holding secrets; their values are read when asked (thread-safe).
+
+    Asked a few times per case (each report is redacted), so ``values`` reads the environment's
+    backing dict where CPython has one (``os.environ._data``, what ``os.environ[name] = ...`` and
+    ``monkeypatch.setenv`` update): through the ``Mapping`` interface, 14 lookups cost about
+    20 microseconds; straight from the dict, under one.
+    """
 
     def __init__(self, names: Iterable[str] = SECRET_ENVS) -> None:
         self._names = set(names)
         self._lock = threading.Lock()
+        self._keys = _environ_keys(self._names)
 
     def add(self, *names: str | None) -> None:
         with self._lock:
-            self._names.update(n for n in names if n)
+            new = {n for n in names if n} - self._names
+            if new:
+                self._names |= new
+                self._keys = _environ_keys(self._names)  # swapped whole: readers take no lock
 
     def __contains__(self, name: object) -> bool:
         return name in self._names
 
     def values(self) -> list[str]:
-        """The current values of every named variable that is set."""
-        with self._lock:
-            names = sorted(self._names)
-        return [v for name in names if (v := os.environ.get(name, "").strip())]
+        """The current values of every named variable that is set, by name."""
+        keys = self._keys
+        data = _environ_data()
+        if data is None:  # pragma: no cover - an os.environ without CPython's backing dict
+            return [v for name, _ in keys if (v := os.environ.get(name, "").strip())]
+        decode = os.environ.decodevalue
+        return [v for _, key in keys if (raw := data.get(key)) is not None and (v := decode(raw).strip())]
+
+
+def _environ_data() -> dict[Any, Any] | None:
+    data = getattr(os.environ, "_data", None)
+    return data if isinstance(data, dict) and hasattr(os.environ, "decodevalue") else None
+
+
+def _environ_keys(names: Iterable[str]) -> tuple[tuple[str, Any], ...]:
+    """Each name, sorted, with its key in ``os.environ``'s backing dict (bytes on POSIX)."""
+    encode = getattr(os.environ, "encodekey", lambda name: name)
+    return tuple((name, encode(name)) for name in sorted(names))
 
 
 # -- the matcher --------------------------------------------------------------------------------
