@@ -191,3 +191,19 @@ def test_each_scalar_is_read_as_vcrpys_loader_reads_it(text: str) -> None:
     expected = read(VcrLoader)
     for _ in range(2):  # the second read answers from the memo
         assert read(CassetteLoader) == expected
+
+
+def test_a_long_plain_text_is_read_but_its_tag_is_never_kept(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The memo holds short texts only: a body printed plain would otherwise stay in memory."""
+    from pytest_llmops.recording import cassette_cache
+
+    monkeypatch.setattr(cassette_cache, "_PLAIN_TAGS", {})  # empty, whatever ran before
+
+    long_text = " ".join(f"word{i}" for i in range(60))
+    document = f"body: {long_text}\nshort: plain words\n"
+    assert yaml.load(document, Loader=cassette_cache.CassetteLoader) == {
+        "body": long_text,
+        "short": "plain words",
+    }
+    assert long_text not in cassette_cache._PLAIN_TAGS
+    assert cassette_cache._PLAIN_TAGS["plain words"] == "tag:yaml.org,2002:str"

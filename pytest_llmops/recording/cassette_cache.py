@@ -40,9 +40,11 @@ except ImportError:  # pragma: no cover - PyYAML without libyaml
     from yaml import SafeLoader as _BaseLoader  # type: ignore[assignment]
 
 
-#: The implicit tag of each plain scalar text seen (bounded: a long run's unique texts stop adding).
+#: The implicit tag of each short plain scalar text seen: keys, header names and values repeat;
+#: a body printed plain does not, and is never kept. Bounded: past the limit nothing is added.
 _PLAIN_TAGS: dict[str, str] = {}
 _PLAIN_TAGS_KEPT = 4096
+_PLAIN_TEXT_KEPT = 128
 
 
 class CassetteLoader(_BaseLoader):
@@ -67,7 +69,7 @@ class CassetteLoader(_BaseLoader):
             tag = _PLAIN_TAGS.get(value)
             if tag is None:
                 tag = super().resolve(kind, value, implicit)  # type: ignore[no-untyped-call]
-                if len(_PLAIN_TAGS) < _PLAIN_TAGS_KEPT:
+                if len(value) <= _PLAIN_TEXT_KEPT and len(_PLAIN_TAGS) < _PLAIN_TAGS_KEPT:
                     _PLAIN_TAGS[value] = tag
             return tag
         return self.DEFAULT_SEQUENCE_TAG if kind is yaml.SequenceNode else self.DEFAULT_MAPPING_TAG
