@@ -590,7 +590,7 @@ def _read_fields(cls: type[_T]) -> type[_T]:
     ``__hash__`` and ``__repr__`` that loop over the fields rather than being generated for them.
 
     dataclass writes each of those as source naming every field and compiles it: for the 48
-    fields of ``Settings``, about 7 ms of every pytest start (14M of the plugin's 104M
+    fields of ``Settings``, about 7 ms of every pytest start (14M of the plugin's 103M
     instructions measured under valgrind, a project without suites). These do what dataclass's
     do; mypy checks calls as it checks a dataclass's (``dataclass_transform``).
     """
