@@ -8,11 +8,13 @@ exchange, and the reports are written once, by the controller.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -70,7 +72,18 @@ def test_an_interrupted_recording_leaves_whole_cassettes_and_once_records_the_re
     pytester: pytest.Pytester, llmops_server: ScriptedLLMServer, signum: signal.Signals
 ) -> None:
     server = llmops_server
-    server.reply(_echo, delay=0.25)  # slow enough to be caught with calls in flight
+    released = threading.Event()
+    calls = itertools.count(1)
+
+    def held(request: Any) -> str:
+        # From the sixth call on, replies wait for the signal: however late this process is
+        # scheduled, the run cannot end first (a signal that lands while the interpreter shuts
+        # down is never acted on, and the run then exits 0).
+        if next(calls) > 5:
+            released.wait(60)
+        return _echo(request)
+
+    server.reply(held, delay=0.25)  # slow enough to be caught with calls in flight
     names = [f"case{i}" for i in range(CASES)]
     write_prompt(pytester.path)
     _suite(pytester.path / "test_many.llmops.yaml", server, names)
@@ -93,6 +106,7 @@ def test_an_interrupted_recording_leaves_whole_cassettes_and_once_records_the_re
         time.sleep(0.01)
     assert process.poll() is None, "the run ended before it could be interrupted"
     process.send_signal(signum)
+    released.set()
     out, err = (b.decode() for b in process.communicate(timeout=60))
     assert "INTERNALERROR" not in out + err
     if signum == signal.SIGINT:
